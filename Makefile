@@ -1,0 +1,34 @@
+# The two commands of the README: `make lab` and `make test`. Both install what they need.
+SHELL := /bin/bash
+VENV  := .venv
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
+export MOLECULE_NO_LOG := false
+
+.PHONY: lab lab-down test bootstrap lint sanity unit lab-standins lab-default
+
+## Bring up the lab (3 backends, 2 frontends, a managed node, an outsider) and run playbooks/site.yml on it.
+lab: bootstrap
+	molecule converge -s default
+
+## Remove the lab's hosts and network.
+lab-down:
+	molecule destroy -s default
+
+## Every test: lint, sanity, unit tests, the stand-ins' tests on the lab, the main scenario.
+test:
+	scripts/test.sh
+
+bootstrap:
+	scripts/bootstrap.sh
+
+lint: bootstrap
+	scripts/test.sh lint
+sanity: bootstrap
+	scripts/test.sh sanity
+unit: bootstrap
+	scripts/test.sh unit
+lab-standins: bootstrap
+	scripts/test.sh lab-standins
+lab-default: bootstrap
+	scripts/test.sh lab-default

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Everything the lab and the tests need on a fresh Debian bookworm machine (run as root):
+# Debian packages, dockerd, the virtualenv, the lab image and the stand-in packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=(docker.io debootstrap dpkg-dev python3-venv iptables git make)
+missing=()
+for p in "${need_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+scripts/start-docker.sh
+
+# The virtualenv, rebuilt only when the pinned requirements change.
+stamp=.venv/.requirements.sha256
+want=$(sha256sum requirements-dev.txt | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "creating the virtualenv from requirements-dev.txt"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --upgrade pip >/dev/null
+  .venv/bin/pip install -q -r requirements-dev.txt
+  echo "$want" > "$stamp"
+fi
+
+# The collection, found by ansible as chefops.chef_ha from this checkout.
+mkdir -p .build/collections/ansible_collections/chefops
+ln -sfn ../../../.. .build/collections/ansible_collections/chefops/chef_ha
+
+image=$(lab/build-image.sh)
+docker tag "$image" chefops-lab:current
+echo "lab image: $image"
+
+tests/standins/build.sh .build/repo

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The whole test suite, stage by stage, with a timing summary at the end.
+# Usage: scripts/test.sh [STAGE...]   (default: every stage; bootstrap always runs first)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+export PATH="$root/.venv/bin:$PATH"
+export ANSIBLE_COLLECTIONS_PATH="$root/.build/collections"
+export ANSIBLE_FORCE_COLOR=false PY_COLORS=0
+
+all_stages=(lint sanity unit lab-standins lab-default)
+stages=("$@")
+[ "${#stages[@]}" -gt 0 ] || stages=("${all_stages[@]}")
+
+declare -a summary=()
+failed=0
+
+run_stage() {
+  local name=$1; shift
+  local start end rc
+  echo
+  echo "==== stage: $name"
+  start=$(date +%s)
+  "$@"
+  rc=$?
+  end=$(date +%s)
+  summary+=("$(printf '%-14s %-6s %5ss' "$name" "$([ $rc -eq 0 ] && echo ok || echo FAIL)" "$((end - start))")")
+  [ $rc -eq 0 ] || failed=1
+  return $rc
+}
+
+stage_lint() { ansible-lint; }
+stage_sanity() { scripts/sanity.sh; }
+stage_unit() { python -m pytest -p no:cacheprovider tests/unit; }
+stage_lab_standins() { molecule test -s standins; }
+stage_lab_default() { molecule test -s default; }
+
+if ! run_stage bootstrap scripts/bootstrap.sh; then
+  stages=()
+fi
+for s in "${stages[@]}"; do
+  run_stage "$s" "stage_${s//-/_}"
+done
+
+echo
+echo "==== timing summary"
+printf '%s\n' "${summary[@]}"
+exit $failed
