@@ -29,9 +29,15 @@ PY
 
 # ansible-test wants the collection at ansible_collections/<namespace>/<name>/.
 work=$root/.build/sanity/ansible_collections/chefops/chef_ha
-rm -rf "$root/.build/sanity"
+# A fresh copy each run, but keep tests/output: ansible-test's delegation venv lives there.
 mkdir -p "$work"
-git ls-files -co --exclude-standard | grep -v -E '^\.build/' | tar -c -T - | tar -x -C "$work"
+find "$work" -mindepth 1 -maxdepth 1 ! -name tests -exec rm -rf {} +
+find "$work/tests" -mindepth 1 -maxdepth 1 ! -name output -exec rm -rf {} + 2>/dev/null || true
+# What the collection ships, plus the unit tests of its plugins; the lab, the stand-ins and the test plumbing are
+# not Ansible content (galaxy.yml's build_ignore keeps them out of the artifact too).
+git ls-files -co --exclude-standard \
+  | grep -v -E '^(\.build|\.ci|\.config|bench|lab|molecule|scripts|tests/(lab|standins|unit/standins))/' \
+  | tar -c -T - | tar -x -C "$work"
 cd "$work"
 git init -q . && git add -A >/dev/null   # ansible-test lists a collection's files through git when it can
 exec "$root/.venv/bin/ansible-test" sanity --venv --python 3.11 --color no "$@"
