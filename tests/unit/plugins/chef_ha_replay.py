@@ -1,0 +1,89 @@
+"""Helpers of the module unit tests: recorded command replay and in-process module runs.
+
+Import as ansible_collections.chefops.chef_ha.tests.unit.plugins.chef_ha_replay.
+"""
+
+import json
+import os
+
+import pytest
+
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures')
+BIN_DIR = '/usr/bin'
+
+
+def fixture_text(name):
+    with open(os.path.join(FIXTURES, name)) as handle:
+        return handle.read()
+
+
+def call(args, rc=0, out='', err='', command='chef-backend-ctl', effect=None):
+    """One recorded run_command call: argv after the binary, exit status, stdout, stderr (and a side effect)."""
+    return {'argv': [os.path.join(BIN_DIR, command)] + list(args), 'rc': rc, 'out': out, 'err': err,
+            'effect': effect}
+
+
+class CommandReplay:
+    """Stands in for AnsibleModule.run_command: checks each argv against the recording and replays its output."""
+
+    def __init__(self, calls):
+        self.expected = list(calls)
+        self.made = []
+
+    def __call__(self, module, args, check_rc=False, environ_update=None, **kwargs):
+        assert isinstance(args, list), 'commands must be argv lists, got %r' % (args,)
+        assert not kwargs.get('use_unsafe_shell'), 'commands must not use a shell'
+        assert (environ_update or {}).get('LC_ALL') == 'C', 'commands must run with LC_ALL=C'
+        self.made.append(list(args))
+        assert self.expected, 'unexpected command %r' % (args,)
+        expected = self.expected.pop(0)
+        assert args == expected['argv'], 'command %r, expected %r' % (args, expected['argv'])
+        if expected.get('effect'):
+            expected['effect']()  # what the real command does to files, for example creating them
+        return expected['rc'], expected['out'], expected['err']
+
+
+class ModuleRun:
+    def __init__(self, exit_code, result, replay, raw):
+        self.raw = raw  # the module's JSON output as Ansible would receive it
+        self.exit_code = exit_code
+        self.result = result
+        self.commands = replay.made
+        self.failed = exit_code != 0
+
+    def __getitem__(self, key):
+        return self.result[key]
+
+
+def module_runner(monkeypatch, capsys):
+    """run_module(module, args, calls, check_mode=False, diff=False) -> ModuleRun; every recorded call must be used."""
+
+    def get_bin_path(self, arg, required=False, opt_dirs=None):
+        return os.path.join(BIN_DIR, arg)
+
+    def run(module, args, calls=(), check_mode=False, diff=False, bin_path=get_bin_path):
+        replay = CommandReplay(calls)
+
+        def run_command(self, args, **kwargs):  # a plain function, so that it binds as a method
+            return replay(self, args, **kwargs)
+
+        monkeypatch.setattr(basic.AnsibleModule, 'run_command', run_command)
+        monkeypatch.setattr(basic.AnsibleModule, 'get_bin_path', bin_path)
+        module_args = dict(args)
+        module_args['_ansible_check_mode'] = check_mode
+        module_args['_ansible_diff'] = diff
+        capsys.readouterr()
+        with patch_module_args(module_args):
+            with pytest.raises(SystemExit) as exc:
+                module.main()
+        out = capsys.readouterr().out
+        result = json.loads(out)
+        assert not replay.expected, 'recorded commands not run: %r' % ([c['argv'] for c in replay.expected],)
+        code = exc.value.code or 0
+        assert bool(code) == bool(result.get('failed')), result
+        return ModuleRun(code, result, replay, out)
+
+    return run
