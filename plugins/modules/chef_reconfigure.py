@@ -51,6 +51,13 @@ options:
       - Reconfigure even when no watched file changed.
     type: bool
     default: false
+  mark_applied:
+    description:
+      - Record the current checksums as applied without running the reconfigure.
+      - For right after C(create-cluster) or C(join-cluster), which apply C(chef-backend.rb) themselves, so the next
+        run does not reconfigure a configuration that is already in effect.
+    type: bool
+    default: false
   accept_license:
     description:
       - Accept the product license on the command line. V(chef-backend) gets C(--accept-license); V(chef-server) gets
@@ -199,9 +206,11 @@ def main():
             extra_files=dict(type='list', elements='path', default=[]),
             state_file=dict(type='path'),
             force=dict(type='bool', default=False),
+            mark_applied=dict(type='bool', default=False),
             accept_license=dict(type='bool', default=False),
             ctl_path=dict(type='path'),
         ),
+        mutually_exclusive=[('force', 'mark_applied')],
         supports_check_mode=True,
     )
     params = module.params
@@ -219,6 +228,8 @@ def main():
     changed_files = changed_paths(checksums, parse_state(read_text(state_file)))
     if params['force']:
         reason = 'forced'
+    elif params['mark_applied'] and changed_files:
+        reason = 'configuration recorded as applied'
     elif changed_files:
         reason = 'configuration changed'
     else:
@@ -226,6 +237,15 @@ def main():
     result = dict(changed=False, reason=reason, changed_files=changed_files, checksums=dict(checksums),
                   state_file=state_file, cmd=[])
     if not (params['force'] or changed_files):
+        module.exit_json(**result)
+
+    if params['mark_applied']:
+        result['changed'] = True
+        if not module.check_mode:
+            try:
+                write_state(state_file, render_state(checksums))
+            except (IOError, OSError) as exc:
+                module.fail_json(msg='the checksum record %s could not be written: %s' % (state_file, to_native(exc)))
         module.exit_json(**result)
 
     runner = CtlRunner(module, product['ctl'], params['ctl_path'])

@@ -222,3 +222,34 @@ def test_default_paths_by_product():
         '/var/opt/chef-backend/.chefops-reconfigure.sha256'
     assert chef_reconfigure.PRODUCTS['chef-server']['config_file'] == '/etc/opscode/chef-server.rb'
     assert chef_reconfigure.PRODUCTS['chef-server']['state_file'] == '/var/opt/opscode/.chefops-reconfigure.sha256'
+
+
+def test_mark_applied_records_without_running_anything(run_module, files):
+    run = run_module(chef_reconfigure, backend_args(files, mark_applied=True), [])
+    assert run['changed'] is True
+    assert run['reason'] == 'configuration recorded as applied'
+    assert run['cmd'] == []
+    assert files['state'].read_text() == '%s  %s\n' % (sha(files['config'].read_bytes()), files['config'])
+    again = run_module(chef_reconfigure, backend_args(files), [])
+    assert again['changed'] is False
+
+
+def test_mark_applied_on_a_recorded_config_changes_nothing(run_module, files):
+    record(files)
+    before = files['state'].read_text()
+    run = run_module(chef_reconfigure, backend_args(files, mark_applied=True), [])
+    assert run['changed'] is False
+    assert files['state'].read_text() == before
+
+
+def test_mark_applied_in_check_mode_writes_nothing(run_module, files):
+    run = run_module(chef_reconfigure, backend_args(files, mark_applied=True), [], check_mode=True)
+    assert run['changed'] is True
+    assert not files['state'].exists()
+
+
+def test_mark_applied_and_force_exclude_each_other(run_module, files):
+    run = run_module(chef_reconfigure, backend_args(files, mark_applied=True, force=True), [])
+    assert run.failed
+    assert 'mutually exclusive' in run['msg']
+    assert not files['state'].exists()
