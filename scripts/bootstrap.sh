@@ -29,7 +29,7 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
 fi
 
 # The collection, found by ansible as chefops.chef_ha from this checkout.
-mkdir -p .build/collections/ansible_collections/chefops
+mkdir -p .build/collections/ansible_collections/chefops .build/logs
 ln -sfn ../../../.. .build/collections/ansible_collections/chefops/chef_ha
 
 image=$(lab/build-image.sh)

@@ -32,8 +32,8 @@ run_stage() {
 stage_lint() { ansible-lint; }
 stage_sanity() { scripts/sanity.sh; }
 stage_unit() { python -m pytest -p no:cacheprovider tests/unit; }
-stage_lab_standins() { molecule test -s standins; }
-stage_lab_default() { molecule test -s default; }
+stage_lab_standins() { rm -f .build/logs/standins.log; molecule test -s standins; }
+stage_lab_default() { rm -f .build/logs/default.log; molecule test -s default; }
 
 if ! run_stage bootstrap scripts/bootstrap.sh; then
   stages=()

@@ -1,0 +1,54 @@
+"""Helpers for the main scenario's tests: lab hosts, the stand-ins' invocation logs, playbook runs."""
+import json
+import os
+import subprocess
+
+import pytest
+import testinfra
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+BACKENDS = {"be1": "172.31.250.11", "be2": "172.31.250.12", "be3": "172.31.250.13"}
+FRONTENDS = {"fe1": "172.31.250.21", "fe2": "172.31.250.22"}
+
+
+def lab_host(name):
+    return testinfra.get_host("docker://" + name)
+
+
+def invocations(name, command):
+    """The calls of a stand-in CLI on a host, as a list of {"time", "argv", "rc"}."""
+    log = lab_host(name).file("/var/log/%s.invocations.jsonl" % command)
+    if not log.exists:
+        return []
+    return [json.loads(line) for line in log.content_string.splitlines() if line.strip()]
+
+
+def subcommand_calls(name, command, subcommand):
+    return [call for call in invocations(name, command) if subcommand in call["argv"][:1]]
+
+
+def run_playbook(playbook, *args, inventory=None):
+    """Run a playbook of the collection against the lab; returns the CompletedProcess (output in .stdout)."""
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", ANSIBLE_NOCOLOR="true", ANSIBLE_LOG_PATH="")
+    env.pop("ANSIBLE_LOG_PATH")
+    cmd = ["ansible-playbook", "-i", inventory or os.path.join(ROOT, "lab", "inventory.yml"),
+           os.path.join(ROOT, "playbooks", playbook)] + list(args)
+    if inventory:
+        cmd += ["-e", "@" + os.path.join(ROOT, "lab", "group_vars", "all.yml")]
+    return subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=1200, check=False)
+
+
+@pytest.fixture(scope="session")
+def backend_secrets():
+    return json.loads(lab_host("be1").file("/etc/chef-backend/chef-backend-secrets.json").content_string)
+
+
+def leaf_strings(value):
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from leaf_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from leaf_strings(item)
+    elif isinstance(value, str):
+        yield value

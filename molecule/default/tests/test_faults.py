@@ -1,0 +1,92 @@
+"""Faults during a run: an interrupted join is repaired by a re-run; a dead follower is named and nothing is undone."""
+import json
+import os
+import subprocess
+import time
+
+from conftest import BACKENDS, ROOT, lab_host, run_playbook, subcommand_calls
+
+
+def cluster_nodes(name="be1"):
+    return json.loads(lab_host(name).check_output("chef-backend-ctl cluster-status --json"))["nodes"]
+
+
+def wait_healthy(name="be1", timeout=180):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        result = lab_host(name).run("chef-backend-ctl cluster-status --json")
+        if result.rc == 0:
+            nodes = json.loads(result.stdout)["nodes"]
+            roles = sorted(node["role"] for node in nodes)
+            if roles == ["follower", "follower", "leader"] and all(node["pg"] in ("leader", "follower") for node in nodes):
+                status = lab_host(name).run("chef-backend-ctl status")
+                if "healthy nodes: 3/3" in status.stdout and "synced: 2" in status.stdout:
+                    return nodes
+        time.sleep(3)
+    raise AssertionError("cluster not healthy after %ss: %s" % (timeout, lab_host(name).run("chef-backend-ctl status").stdout))
+
+
+def test_a_join_killed_half_way_is_repaired_by_a_rerun():
+    be3 = lab_host("be3")
+    # make be3 a fresh follower again: wipe it and take it out of the cluster
+    be3.check_output("chef-backend-ctl cleanse yes")
+    lab_host("be1").check_output("chef-backend-ctl remove-node %s --yes" % BACKENDS["be3"])
+    assert sorted(node["ip"] for node in cluster_nodes()) == sorted([BACKENDS["be1"], BACKENDS["be2"]])
+    joins_before = len(subcommand_calls("be3", "chef-backend-ctl", "join-cluster"))
+
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false")
+    env.pop("ANSIBLE_LOG_PATH", None)
+    run = subprocess.Popen(["ansible-playbook", "-i", os.path.join(ROOT, "lab", "inventory.yml"),
+                            os.path.join(ROOT, "playbooks", "site.yml")],
+                           cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline and be3.run("pgrep -f 'chef-backend-ctl join-cluster'").rc != 0:
+            time.sleep(0.5)
+        assert be3.run("pgrep -f 'chef-backend-ctl join-cluster'").rc == 0, "the join on be3 never started"
+        # half-way: the etcd member is added and PostgreSQL is being copied when the join dies
+        time.sleep(3)
+        be3.check_output("pkill -KILL -f 'chef-backend-ctl join-cluster'")
+        output, _unused = run.communicate(timeout=600)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode != 0
+    assert "be3" in output
+    # the copied secrets are gone even though the join died
+    assert not be3.file("/root/chef-backend-secrets.join.json").exists
+
+    rerun = run_playbook("site.yml")
+    assert rerun.returncode == 0, rerun.stdout[-4000:]
+    nodes = wait_healthy()
+    assert sorted(node["ip"] for node in nodes) == sorted(BACKENDS.values())
+    assert len(subcommand_calls("be3", "chef-backend-ctl", "join-cluster")) == joins_before + 2
+    etcd = json.loads(lab_host("be1").check_output(
+        "ETCDCTL_API=3 etcdctl --endpoints http://%s:2379 member list -w json" % BACKENDS["be1"]))
+    assert len(etcd["members"]) == 3
+
+
+MUTATING = ("create-cluster", "join-cluster", "reconfigure", "remove-node", "cleanse", "stop", "restart", "demote",
+            "promote", "set-cluster-failover", "upgrade")
+
+
+def mutating_calls(name):
+    return [call for sub in MUTATING for call in subcommand_calls(name, "chef-backend-ctl", sub)]
+
+
+def test_a_follower_down_fails_the_run_naming_it_and_undoes_nothing():
+    be3 = lab_host("be3")
+    before = {name: mutating_calls(name) for name in ("be1", "be2")}
+    be3.check_output("chef-backend-ctl stop")
+    try:
+        result = run_playbook("site.yml", "-e", "backend_health_retries=4", "-e", "backend_health_delay=3")
+        assert result.returncode != 0
+        assert "the backend cluster is not healthy" in result.stdout
+        message = result.stdout.split("the backend cluster is not healthy", 1)[1][:3000]
+        assert "Not serving: be3" in message or "be3 (%s)" % BACKENDS["be3"] in message, message
+        # the healthy members ran nothing that changes state, and still list be3 as a member
+        assert {name: mutating_calls(name) for name in ("be1", "be2")} == before
+        assert sorted(node["ip"] for node in cluster_nodes()) == sorted(BACKENDS.values())
+    finally:
+        be3.check_output("chef-backend-ctl start")
+    wait_healthy()
