@@ -27,6 +27,11 @@ subprocess.check_call([sys.executable, "-m", "ensurepip", "--default-pip"])
 subprocess.check_call([sys.executable, "-m", "pip", "install", "--cert", "$ca"] + args)
 PY
 
+# One run at a time: the copy below is shared.
+mkdir -p "$root/.build"
+exec 9>"$root/.build/sanity.lock"
+flock 9
+
 # ansible-test wants the collection at ansible_collections/<namespace>/<name>/.
 work=$root/.build/sanity/ansible_collections/chefops/chef_ha
 # A fresh copy each run, but keep tests/output: ansible-test's delegation venv lives there.
