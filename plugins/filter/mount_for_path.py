@@ -14,17 +14,18 @@ name: mount_for_path
 short_description: The mount that holds a path, and whether it is a network file system
 version_added: 0.1.0
 description:
-  - Given the C(ansible_facts.mounts) list (or any list of dicts with C(mount) and C(fstype)) and a path, returns the
-    entry of the deepest mount point that contains the path, with an added C(network) boolean.
+  - Given the text of C(/proc/mounts), or the C(ansible_facts.mounts) list (any list of dicts with C(mount) and
+    C(fstype)), and a path, returns the entry of the deepest mount point that contains the path, with an added
+    C(network) boolean.
+  - Prefer C(/proc/mounts): the facts leave out some mounts, such as a container's overlay root.
   - The path need not exist yet; it is placed by its text, as a directory created later would be.
   - Network file systems are NFS, CIFS/SMB, and the other network or cluster file systems listed in the plugin,
     including FUSE mounts of them (C(fuse.sshfs), C(fuse.glusterfs)).
 positional: path
 options:
   _input:
-    description: The mounts, as in C(ansible_facts.mounts).
-    type: list
-    elements: dict
+    description: The text of C(/proc/mounts), or the mounts as in C(ansible_facts.mounts).
+    type: raw
     required: true
   path:
     description: An absolute path.
@@ -37,7 +38,7 @@ author:
 EXAMPLES = r"""
 - name: Refuse a data directory on a network file system
   ansible.builtin.assert:
-    that: not (ansible_facts.mounts | chefops.chef_ha.mount_for_path('/var/opt/chef-backend')).network
+    that: not (proc_mounts.stdout | chefops.chef_ha.mount_for_path('/var/opt/chef-backend')).network
 """
 
 RETURN = r"""
@@ -63,6 +64,8 @@ def is_network_fstype(fstype):
 
 def mount_for_path(mounts, path):
     """Return the mount entry of the deepest mount point that contains path, with 'network' added."""
+    if isinstance(mounts, str):
+        mounts = parse_proc_mounts(mounts)
     if not isinstance(path, str) or not path.startswith("/"):
         raise AnsibleFilterError("mount_for_path needs an absolute path, got %r" % (path,))
     if not isinstance(mounts, list):

@@ -76,3 +76,9 @@ def test_bad_input_is_a_clear_filter_error(table, path):
 
 def test_filter_is_registered():
     assert FilterModule().filters()["mount_for_path"] is mount_for_path
+
+
+def test_proc_mounts_text_is_accepted_as_is():
+    with open(os.path.join(FIXTURES, "nfs_data.txt"), encoding="utf-8") as handle:
+        text = handle.read()
+    assert mount_for_path(text, "/var/opt/chef-backend")["fstype"] == "nfs4"

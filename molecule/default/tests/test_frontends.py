@@ -1,0 +1,69 @@
+"""The frontends site.yml built: shared secrets and migration level, /_status through haproxy, no repeat reconfigure."""
+import json
+
+import pytest
+
+from conftest import BACKENDS, FRONTENDS, ROOT, lab_host, leaf_strings, subcommand_calls
+
+SHARED = ("/etc/opscode/private-chef-secrets.json", "/var/opt/opscode/upgrades/migration-level")
+
+
+@pytest.mark.parametrize("path", SHARED)
+def test_frontends_hold_byte_identical_copies(path):
+    digests = {name: lab_host(name).file(path).sha256sum for name in FRONTENDS}
+    assert len(set(digests.values())) == 1, digests
+
+
+def test_modes_and_owners_are_the_vendors():
+    for name in FRONTENDS:
+        host = lab_host(name)
+        for path, mode in (("/etc/opscode/private-chef-secrets.json", 0o600), ("/etc/opscode/chef-server.rb", 0o640),
+                           ("/var/opt/opscode/bootstrapped", 0o600),
+                           ("/var/opt/opscode/upgrades/migration-level", 0o644)):
+            f = host.file(path)
+            assert f.exists, (name, path)
+            assert (f.user, f.group, f.mode) == ("root", "root", mode), (name, path, oct(f.mode))
+
+
+def test_migration_level_is_the_packages():
+    level = json.loads(lab_host("fe1").file("/var/opt/opscode/upgrades/migration-level").content_string)
+    assert set(level) == {"major", "minor"}
+
+
+@pytest.mark.parametrize("name", sorted(FRONTENDS))
+def test_chef_server_rb_lists_every_backend_for_this_frontend(name):
+    config = lab_host(name).file("/etc/opscode/chef-server.rb").content_string
+    assert 'fqdn "%s.chefops.test"' % name in config
+    members = [line for line in config.splitlines() if line.startswith("chef_backend_members")][0]
+    for ip in BACKENDS.values():
+        assert '"%s"' % ip in members
+
+
+@pytest.mark.parametrize("name", sorted(FRONTENDS))
+def test_status_answers_through_each_frontend_with_postgresql_through_haproxy(name):
+    # from node1, over the network, to the frontend's HTTPS port
+    answer = lab_host("node1").check_output("curl -sk https://%s/_status" % FRONTENDS[name])
+    status = json.loads(answer)
+    assert status["status"] == "pong"
+    assert status["upstreams"]["chef_sql"] == "pong"
+    haproxy = lab_host(name).check_output("ss -tlnp")
+    assert ":5432" in haproxy and "haproxy" in haproxy
+
+
+def test_each_frontend_reconfigured_once_across_converge_idempotence_and_check():
+    for name in FRONTENDS:
+        calls = subcommand_calls(name, "chef-server-ctl", "reconfigure")
+        assert len(calls) == 1, (name, calls)
+        assert calls[0]["rc"] == 0
+
+
+def test_no_frontend_secret_in_the_ansible_output():
+    secrets = json.loads(lab_host("fe1").file("/etc/opscode/private-chef-secrets.json").content_string)
+    values = [v for v in leaf_strings(secrets) if len(v) >= 16]
+    assert values
+    pem = lab_host("fe1").file("/etc/opscode/pivotal.pem").content_string
+    key_line = [line for line in pem.splitlines() if line and not line.startswith("-----")][1]
+    with open("%s/.build/logs/default.log" % ROOT, encoding="utf-8") as handle:
+        output = handle.read()
+    for value in values + [key_line]:
+        assert value not in output
