@@ -4,6 +4,7 @@ VENV  := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export MOLECULE_NO_LOG := false
+export CHEFOPS_LAB_ROOT := $(CURDIR)
 
 .PHONY: lab lab-down test bootstrap lint sanity unit lab-standins lab-default
 

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 export PATH="$root/.venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$root/.build/collections"
-export ANSIBLE_FORCE_COLOR=false PY_COLORS=0
+export ANSIBLE_FORCE_COLOR=false PY_COLORS=0 CHEFOPS_LAB_ROOT="$root"
 
 all_stages=(lint sanity unit lab-standins lab-default)
 stages=("$@")
