@@ -1,0 +1,51 @@
+# -*- coding: utf-8 -*-
+# Copyright: chefops maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+
+    # How the modules reach the Chef Waiter agent's HTTP(S) API.
+    DOCUMENTATION = r"""
+options:
+  url:
+    description:
+      - Base URL of the agent, for example C(https://node1.example.com:8901).
+      - When set, O(host), O(port) and O(use_tls) are not used.
+    type: str
+  host:
+    description:
+      - Host name or address of the agent.
+    type: str
+    default: localhost
+  port:
+    description:
+      - TCP port of the agent (its C(listen_port)).
+    type: int
+    default: 8901
+  use_tls:
+    description:
+      - Talk HTTPS to the agent, for an agent configured with C(enable_tls=true).
+    type: bool
+    default: false
+  validate_certs:
+    description:
+      - Verify the agent's TLS certificate (chain and host name).
+      - Turn it off only for a quick test; prefer O(ca_path) for a private or self-signed certificate.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - PEM file of the certificate authority (or the self-signed certificate) that signed the agent's certificate.
+    type: path
+  timeout:
+    description:
+      - Timeout in seconds of each HTTP request to the agent.
+    type: int
+    default: 10
+notes:
+  - The agent has no authentication. Restrict its port to trusted networks.
+"""

@@ -1,0 +1,295 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: chefops maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: chef_waiter_run
+short_description: Start a chef-client run through the Chef Waiter agent and wait for its result
+version_added: 0.1.0
+author: chefops maintainers (!UNKNOWN)
+description:
+  - Asks the Chef Waiter agent of a node for an on-demand chef-client run, either with the node's own run list
+    (C(GET /chefclient)) or with a custom run list (C(POST /chefclient), see O(run_list)).
+  - Waits for the run to finish by polling C(/chefclient/<guid>), then returns its GUID, status, exit code, times
+    and the last lines of its log (C(/cheflogs/<guid>)).
+  - A failed run fails the task with the tail of its log in the message. A run the agent refuses (a locked agent, a
+    custom run list outside its whitelist) fails the task with the agent's own answer.
+  - While a run is queued the agent hands the same GUID to every further request, so two requests close together
+    share one run.
+extends_documentation_fragment:
+  - chefops.chef_ha.chef_waiter
+options:
+  run_list:
+    description:
+      - Custom run list for this one run, passed to C(chef-client -o), for example V(recipe[app::deploy]).
+      - Sent as the raw request body; it must match an entry of the agent's C(allowed_custom_runs) exactly when the
+        agent whitelists custom runs. At most 512 bytes.
+      - Without it the run uses the node's own run list.
+    type: str
+  force:
+    description:
+      - Run the custom O(run_list) even when the agent is locked (C(?force=true)).
+      - Only custom runs can be forced, so it requires O(run_list).
+    type: bool
+    default: false
+  wait:
+    description:
+      - Wait for the run to finish. With V(false) the task returns as soon as the agent accepted the run.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - How many seconds to wait for the run to finish. The task fails when the run is still queued or running
+        then; the run itself goes on.
+    type: int
+    default: 1800
+  poll_interval:
+    description:
+      - Seconds between two status requests while waiting.
+    type: float
+    default: 2.0
+  log_lines:
+    description:
+      - How many lines of the end of the run log to return and show in a failure message. V(0) returns none,
+        V(-1) the whole log.
+    type: int
+    default: 40
+attributes:
+  check_mode:
+    description: Can run in check mode and return a changed status prediction without modifying the target.
+    support: full
+    details:
+      - Starts nothing. Checks that the agent answers and predicts a refusal (lock, whitelist) from C(/chef/lock)
+        and C(/status); a predicted refusal fails the task. Reports V(changed=true) otherwise.
+  diff_mode:
+    description: Returns details on what has changed (or would change in check mode) in diff mode.
+    support: none
+  idempotent:
+    description: Running the module again with the same arguments on an unchanged host reports no change.
+    support: none
+    details: Every call starts a chef-client run, which is the point of the module.
+  platform:
+    description: Target operating systems the module can run against.
+    support: N/A
+    platforms: posix
+notes:
+  - The module talks HTTP(S) to the agent; run it on the controller (C(delegate_to=localhost)) or on the node itself.
+seealso:
+  - module: chefops.chef_ha.chef_waiter
+"""
+
+EXAMPLES = r"""
+- name: Run chef-client on the node with its own run list and wait for the result
+  chefops.chef_ha.chef_waiter_run:
+    host: "{{ inventory_hostname }}"
+    use_tls: true
+    ca_path: /etc/chefops/chef-waiter-ca.pem
+  delegate_to: localhost
+  register: chef_run
+
+- name: Run one whitelisted recipe even on a locked node
+  chefops.chef_ha.chef_waiter_run:
+    url: https://node1.example.com:8901
+    run_list: recipe[app::deploy]
+    force: true
+    wait_timeout: 900
+    log_lines: 100
+  delegate_to: localhost
+
+- name: Queue a run without waiting for it
+  chefops.chef_ha.chef_waiter_run:
+    wait: false
+"""
+
+RETURN = r"""
+guid:
+  description: GUID of the run given by the agent.
+  returned: when a run was started
+  type: str
+  sample: 35434398-b40a-4686-ab38-38deccd4241b
+status:
+  description:
+    - Status of the run as the agent reports it, V(complete) or V(failed) once it finished; V(registered) or
+      V(running) with O(wait=false).
+  returned: when a run was started
+  type: str
+  sample: complete
+exitcode:
+  description: Exit code of chef-client as the agent reports it (V(99) while the run is queued).
+  returned: when a run was started
+  type: int
+  sample: 0
+custom_run:
+  description: Whether the run uses a custom run list.
+  returned: when a run was started
+  type: bool
+  sample: false
+custom_run_string:
+  description: The custom run list of the run, empty for a run with the node's own run list.
+  returned: when a run was started
+  type: str
+  sample: ''
+start_time:
+  description:
+    - When the agent registered the run (its C(starttime)), as a Unix epoch. The agent reports no other time.
+  returned: when a run was started
+  type: int
+  sample: 1763687532
+end_time:
+  description:
+    - When the module first saw the run finished, as a Unix epoch on the agent's clock (its HTTP C(Date) header),
+      so within O(poll_interval) of the real end.
+  returned: when the run finished while waiting
+  type: int
+  sample: 1763687601
+duration:
+  description: RV(end_time) minus RV(start_time) in seconds, queueing included.
+  returned: when the run finished while waiting
+  type: int
+  sample: 69
+log_tail:
+  description: The last O(log_lines) lines of the run log.
+  returned: when a run was started and waited for
+  type: list
+  elements: str
+  sample: ["[2026-11-21T00:59:41+00:00] INFO: Chef Infra Client Run complete in 1.2 seconds"]
+agent_url:
+  description: Base URL of the agent.
+  returned: always
+  type: str
+  sample: https://node1.example.com:8901
+"""
+
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_waiter_api import (
+    FINAL_STATUSES,
+    ChefWaiterClient,
+    ChefWaiterError,
+    chef_waiter_argument_spec,
+    error_text,
+    log_tail,
+)
+
+MAX_RUN_LIST_BYTES = 512  # the agent reads one request body of at most 512 bytes
+
+
+def fail(module, exc, **result):
+    result.update(exc.details())
+    module.fail_json(msg=exc.msg, **result)
+
+
+def predict_refusal(client, run_list, force):
+    """The agent's answer to the run request, predicted from its lock and whitelist; None when it would start."""
+    if not (run_list is not None and force) and client.locked():
+        return 'Chefwaiter is locked'
+    if run_list is not None:
+        status = client.app_status()
+        allowed = status.get('whitelisted_payloads') or []
+        # The agent enforces its whitelist only when it is switched on and not empty.
+        if status.get('whitelisting_enabled') and allowed and run_list not in allowed:
+            return "Whitelist does not contain '%s'" % run_list
+    return None
+
+
+def run_result(guid, details):
+    return dict(guid=guid, status=details['status'], exitcode=details.get('exitcode'),
+                custom_run=details.get('custom_run'), custom_run_string=details.get('custom_run_string'),
+                start_time=details.get('starttime'))
+
+
+def main():
+    argument_spec = chef_waiter_argument_spec()
+    argument_spec.update(
+        run_list=dict(type='str'),
+        force=dict(type='bool', default=False),
+        wait=dict(type='bool', default=True),
+        wait_timeout=dict(type='int', default=1800),
+        poll_interval=dict(type='float', default=2.0),
+        log_lines=dict(type='int', default=40),
+    )
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        required_if=[('force', True, ['run_list'])],
+        supports_check_mode=True,
+    )
+    params = module.params
+    if params['wait_timeout'] <= 0:
+        module.fail_json(msg='wait_timeout must be a positive number of seconds, got %d' % params['wait_timeout'])
+    if params['poll_interval'] <= 0:
+        module.fail_json(msg='poll_interval must be a positive number of seconds, got %s' % params['poll_interval'])
+    run_list = params['run_list']
+    if run_list is not None:
+        if not run_list.strip():
+            module.fail_json(msg="run_list is empty; leave it out to run the node's own run list")
+        if len(run_list.encode('utf-8')) > MAX_RUN_LIST_BYTES:
+            module.fail_json(msg='run_list is %d bytes long; the agent accepts at most %d'
+                                 % (len(run_list.encode('utf-8')), MAX_RUN_LIST_BYTES))
+    client = ChefWaiterClient(params)
+    result = dict(changed=False, agent_url=client.base)
+
+    if module.check_mode:
+        try:
+            client.healthcheck()
+            refusal = predict_refusal(client, run_list, params['force'])
+        except ChefWaiterError as exc:
+            fail(module, exc, **result)
+        if refusal:
+            module.fail_json(msg='the Chef Waiter agent would refuse the run: %s' % refusal, **result)
+        result['changed'] = True
+        module.exit_json(**result)
+
+    try:
+        guid, details, dummy = client.start_run(run_list, params['force'])
+    except ChefWaiterError as exc:
+        if exc.status in (400, 403):
+            module.fail_json(msg='the Chef Waiter agent refused the run: %s' % error_text(exc.body),
+                             **dict(result, **exc.details()))
+        fail(module, exc, **result)
+    if details is None:
+        module.fail_json(msg='the Chef Waiter agent accepted the run but reported no details for %s' % guid,
+                         **result)
+    result.update(run_result(guid, details), changed=True)
+    if not params['wait']:
+        module.exit_json(**result)
+
+    deadline = time.monotonic() + params['wait_timeout']
+    seen_at = None
+    try:
+        while True:
+            details, seen_at = client.run_status(guid)
+            if details is None:
+                module.fail_json(msg='the Chef Waiter agent no longer knows run %s' % guid, **result)
+            result.update(run_result(guid, details))
+            if details['status'] in FINAL_STATUSES:
+                break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            time.sleep(min(params['poll_interval'], remaining))
+        result['log_tail'] = log_tail(client.run_log(guid) or '', params['log_lines'])
+    except ChefWaiterError as exc:
+        fail(module, exc, **result)
+
+    tail = '\n'.join(result['log_tail'])
+    if details['status'] not in FINAL_STATUSES:
+        module.fail_json(msg='chef-client run %s did not finish within %d seconds (status %s); last lines of its '
+                             'log:\n%s' % (guid, params['wait_timeout'], details['status'], tail), **result)
+    end = seen_at if seen_at is not None else int(time.time())
+    result['end_time'] = end
+    if isinstance(result['start_time'], int):
+        result['duration'] = max(0, end - result['start_time'])
+    if details['status'] != 'complete':
+        module.fail_json(msg='chef-client run %s %s (exit code %s); last lines of its log:\n%s'
+                             % (guid, details['status'], details.get('exitcode'), tail), **result)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
