@@ -68,6 +68,7 @@ def test_chef_backend_rb_carries_this_hosts_address_and_the_shared_cidrs(name):
     assert config.mode == 0o644
     assert "publish_address '%s'" % BACKENDS[name] in config.content_string
     assert 'postgresql.md5_auth_cidr_addresses = ["samehost", "samenet"]' in config.content_string
+    assert "vip '%s'" % BACKENDS[name] in config.content_string
 
 
 def test_bootstrap_created_once_and_followers_joined_once_without_reconfigure():
