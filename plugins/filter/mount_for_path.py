@@ -17,7 +17,7 @@ description:
   - Given the text of C(/proc/mounts), or the C(ansible_facts.mounts) list (any list of dicts with C(mount) and
     C(fstype)), and a path, returns the entry of the deepest mount point that contains the path, with an added
     C(network) boolean.
-  - Prefer C(/proc/mounts): the facts leave out some mounts, such as a container's overlay root.
+  - Prefer C(/proc/mounts), because the facts leave out some mounts, such as a container's overlay root.
   - The path need not exist yet; it is placed by its text, as a directory created later would be.
   - Network file systems are NFS, CIFS/SMB, and the other network or cluster file systems listed in the plugin,
     including FUSE mounts of them (C(fuse.sshfs), C(fuse.glusterfs)).
