@@ -48,6 +48,9 @@ for unit in systemd-resolved.service systemd-timesyncd.service getty@tty1.servic
   chroot "$root" systemctl mask "$unit" >/dev/null 2>&1 || true
 done
 echo "" > "$root/etc/machine-id"
+# Lab hosts resolve names from /etc/hosts only: there is no DNS on the lab network, and asking it (getent, IPv6
+# lookups) only waits for a timeout.
+sed -i 's/^hosts:.*/hosts:          files/' "$root/etc/nsswitch.conf"
 echo 'LANG=C.UTF-8' > "$root/etc/default/locale"
 
 tar -C "$root" -c . | docker import \
