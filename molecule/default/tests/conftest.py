@@ -52,3 +52,15 @@ def leaf_strings(value):
             yield from leaf_strings(item)
     elif isinstance(value, str):
         yield value
+
+
+# Read-only checks first, then the tests that run playbooks and break things on purpose.
+ORDER = ["test_lab", "test_backend_cluster", "test_frontends", "test_chef_waiter", "test_bad_input", "test_faults",
+         "test_add_frontend", "test_upgrade_frontends"]
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        name = item.module.__name__.rsplit(".", 1)[-1]
+        return ORDER.index(name) if name in ORDER else len(ORDER)
+    items.sort(key=rank)

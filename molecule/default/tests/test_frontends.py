@@ -55,15 +55,3 @@ def test_each_frontend_reconfigured_once_across_converge_idempotence_and_check()
         calls = subcommand_calls(name, "chef-server-ctl", "reconfigure")
         assert len(calls) == 1, (name, calls)
         assert calls[0]["rc"] == 0
-
-
-def test_no_frontend_secret_in_the_ansible_output():
-    secrets = json.loads(lab_host("fe1").file("/etc/opscode/private-chef-secrets.json").content_string)
-    values = [v for v in leaf_strings(secrets) if len(v) >= 16]
-    assert values
-    pem = lab_host("fe1").file("/etc/opscode/pivotal.pem").content_string
-    key_line = [line for line in pem.splitlines() if line and not line.startswith("-----")][1]
-    with open("%s/.build/logs/default.log" % ROOT, encoding="utf-8") as handle:
-        output = handle.read()
-    for value in values + [key_line]:
-        assert value not in output

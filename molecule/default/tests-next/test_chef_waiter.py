@@ -1,0 +1,145 @@
+"""Chef Waiter on node1: installed from the lab's release URL, secured, and driving chef-client on demand."""
+import json
+import urllib.error
+import urllib.request
+
+from conftest import lab_host, run_playbook, subcommand_calls, invocations
+
+NODE = "172.31.250.31"
+AGENT = "http://%s:8901" % NODE
+
+
+def agent(path, body=None):
+    request = urllib.request.Request(AGENT + path, data=body.encode() if body is not None else None,
+                                     method="POST" if body is not None else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, answer.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_the_release_is_installed_and_its_version_reported():
+    node = lab_host("node1")
+    binary = node.file("/usr/local/bin/chef-waiter")
+    assert (binary.user, binary.group, binary.mode) == ("root", "root", 0o755)
+    assert node.check_output("/usr/local/bin/chef-waiter -v").strip() == "1.4.3"
+
+
+def test_config_has_every_key_and_whitelisting_on():
+    config = json.loads(lab_host("node1").file("/etc/chefwaiter/config.json").content_string)
+    for key in ("state_table_size", "periodic_chef_runs", "run_interval", "debug", "logs_location", "state_location",
+                "listen_address", "listen_port", "enable_tls", "certificate_path", "key_path", "metrics_enabled",
+                "metrics_host", "metrics_default_tags", "whitelist_custom_runs", "allowed_custom_runs"):
+        assert key in config
+    assert config["whitelist_custom_runs"] is True
+    assert config["allowed_custom_runs"] == ["recipe[app::deploy]", "recipe[app::smoke]"]
+
+
+def test_the_unit_runs_and_the_plain_chef_client_units_are_off():
+    node = lab_host("node1")
+    assert node.service("chefwaiter").is_running
+    assert node.service("chefwaiter").is_enabled
+    assert "CHEFWAITER_CONFIG=/etc/chefwaiter/config.json" in node.file(
+        "/etc/systemd/system/chefwaiter.service").content_string
+    for unit in ("chef-client.service", "chef-client.timer"):
+        assert node.run("systemctl is-enabled %s" % unit).stdout.strip() in ("disabled", "masked")
+        assert node.run("systemctl is-active %s" % unit).stdout.strip() != "active"
+
+
+def test_healthcheck_answers_over_the_network():
+    assert agent("/healthcheck") == (200, '{"state": "OK"}')
+
+
+def test_a_custom_run_outside_the_whitelist_is_refused():
+    status, body = agent("/chefclient", "recipe[evil::everything]")
+    assert status == 403
+    assert "Whitelist does not contain 'recipe[evil::everything]'" in body
+
+
+def test_chef_run_playbook_runs_chef_client_through_the_agent():
+    before = len(invocations("node1", "chef-client"))
+    result = run_playbook("chef_run.yml", "-e", "chef_run_run_list=recipe[app::deploy]")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "node1: status=complete exit=0" in result.stdout
+    calls = invocations("node1", "chef-client")[before:]
+    assert len(calls) == 1
+    assert calls[0]["argv"][-2:] == ["-o", "recipe[app::deploy]"]
+
+
+def test_a_failing_chef_client_run_fails_the_task_with_the_log_tail():
+    node = lab_host("node1")
+    node.check_output("mkdir -p /etc/chef-client-standin && echo '{\"exit_code\": 3, \"message\": \"converge broke "
+                      "on purpose\"}' > /etc/chef-client-standin/behaviour.json")
+    try:
+        result = run_playbook("chef_run.yml")
+    finally:
+        node.check_output("rm -f /etc/chef-client-standin/behaviour.json")
+    assert result.returncode != 0
+    assert "converge broke on purpose" in result.stdout
+    assert "failed" in result.stdout
+
+
+def test_a_locked_agent_refuses_a_run_unless_forced():
+    assert agent("/chef/lock/set")[0] == 200
+    try:
+        refused = run_playbook("chef_run.yml", "-e", "chef_run_run_list=recipe[app::smoke]")
+        assert refused.returncode != 0
+        assert "Chefwaiter is locked" in refused.stdout
+        forced = run_playbook("chef_run.yml", "-e", "chef_run_run_list=recipe[app::smoke]", "-e", "chef_run_force=true")
+        assert forced.returncode == 0, forced.stdout[-3000:]
+        assert "node1: status=complete" in forced.stdout
+    finally:
+        agent("/chef/lock/remove")
+    assert json.loads(agent("/chef/lock")[1]) == {"Locked": False}
+
+
+def test_tls_mode_serves_https_and_refuses_plain_http():
+    tls = ["--limit", "node1", "-e", "chef_waiter_enable_tls=true",
+           "-e", "chef_waiter_certificate_path=/etc/ssl/certs/ssl-cert-snakeoil.pem",
+           "-e", "chef_waiter_key_path=/etc/ssl/private/ssl-cert-snakeoil.key",
+           "-e", "chef_waiter_healthcheck_validate_certs=false"]
+    result = run_playbook("site.yml", *tls)
+    try:
+        assert result.returncode == 0, result.stdout[-3000:]
+        node = lab_host("outsider")
+        assert node.run("curl -sk https://%s:8901/healthcheck" % NODE).stdout == '{"state": "OK"}'
+        # verification on: the snakeoil certificate is not trusted
+        assert node.run("curl -s https://%s:8901/healthcheck" % NODE).rc != 0
+        plain = node.run("curl -s http://%s:8901/healthcheck" % NODE)
+        assert '{"state": "OK"}' not in plain.stdout
+    finally:
+        restored = run_playbook("site.yml", "--limit", "node1")
+    assert restored.returncode == 0
+    assert agent("/healthcheck")[0] == 200
+
+
+def test_bad_input_fails_before_anything_changes():
+    node = lab_host("node1")
+    unit_before = node.check_output("systemctl show -p ActiveEnterTimestamp chefwaiter")
+    config_before = node.file("/etc/chefwaiter/config.json").sha256sum
+    cases = [
+        (["-e", "chef_waiter_run_interval=0"], "chef_waiter_run_interval = '0' must be a positive whole number"),
+        (["-e", "chef_waiter_enable_tls=true"], "chef_waiter_enable_tls is true but chef_waiter_certificate_path"),
+        (["-e", '{"chef_waiter_allowed_custom_runs": []}'], "chef_waiter_allowed_custom_runs is empty"),
+        (["-e", "chef_waiter_version=1.4.4",
+          "-e", "chef_waiter_url=http://172.31.250.99:8080/releases/chef-waiter-linux-amd64-v1.4.3.tar.gz",
+          "-e", "chef_waiter_checksum=sha256:" + "0" * 64], "checksum"),
+    ]
+    for extra, message in cases:
+        result = run_playbook("site.yml", "--limit", "node1", *extra)
+        assert result.returncode != 0, extra
+        assert message in result.stdout, (message, result.stdout[-2000:])
+    assert node.check_output("/usr/local/bin/chef-waiter -v").strip() == "1.4.3"
+    assert not node.file("/var/cache/chefops/chef-waiter-linux-amd64-v1.4.4").exists
+    assert node.check_output("systemctl show -p ActiveEnterTimestamp chefwaiter") == unit_before
+    assert node.file("/etc/chefwaiter/config.json").sha256sum == config_before
+
+
+def test_agent_state_module_rejects_a_fractional_maintenance_window(tmp_path):
+    import subprocess
+    result = subprocess.run(["ansible", "localhost", "-m", "chefops.chef_ha.chef_waiter",
+                             "-a", "host=%s maintenance=1.5" % NODE], capture_output=True, text=True, check=False)
+    assert result.returncode != 0
+    assert "maintenance" in result.stdout
+    assert json.loads(agent("/chef/maintenance")[1])["in_maintenance"] is False

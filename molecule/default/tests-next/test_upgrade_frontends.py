@@ -1,0 +1,45 @@
+"""upgrade_frontends.yml: one frontend first, its migration level carried to the others, then the others."""
+import json
+
+from conftest import FRONTENDS, lab_host, run_playbook, subcommand_calls
+
+
+def version(name):
+    return lab_host(name).check_output("chef-server-ctl version").strip()
+
+
+def level(name):
+    return lab_host(name).file("/var/opt/opscode/upgrades/migration-level").content_string
+
+
+def test_a_failed_first_upgrade_stops_the_run_and_says_so():
+    before = {name: (version(name), level(name)) for name in FRONTENDS}
+    assert before["fe1"][0] == "15.9.20"
+    result = run_playbook("upgrade_frontends.yml", "-e", "chef_ha_upgrade_version=15.10.12",
+                          "-e", "chef_ha_upgrade_package=chef-server-core=99.9.9-1")
+    assert result.returncode != 0
+    assert "services are stopped" in result.stdout
+    # nothing reached the other frontend
+    assert (version("fe2"), level("fe2")) == before["fe2"]
+    assert subcommand_calls("fe2", "chef-server-ctl", "upgrade") == []
+
+
+def test_upgrade_moves_every_frontend_to_the_new_build_with_one_migration_level():
+    result = run_playbook("upgrade_frontends.yml", "-e", "chef_ha_upgrade_version=15.10.12")
+    assert result.returncode == 0, result.stdout[-4000:]
+    for name in FRONTENDS:
+        assert version(name) == "15.10.12"
+    assert level("fe1") == level("fe2")
+    assert json.loads(level("fe1")) == {"major": 1, "minor": 42}
+    first = subcommand_calls("fe1", "chef-server-ctl", "upgrade")[-1]
+    second = subcommand_calls("fe2", "chef-server-ctl", "upgrade")[-1]
+    assert first["rc"] == 0 and second["rc"] == 0
+    assert first["time"] < second["time"]
+    for address in FRONTENDS.values():
+        status = json.loads(lab_host("node1").check_output("curl -sk https://%s/_status" % address))
+        assert status["status"] == "pong"
+    # a second run finds the version in place and upgrades nothing
+    upgrades = {name: len(subcommand_calls(name, "chef-server-ctl", "upgrade")) for name in FRONTENDS}
+    again = run_playbook("upgrade_frontends.yml", "-e", "chef_ha_upgrade_version=15.10.12")
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert {name: len(subcommand_calls(name, "chef-server-ctl", "upgrade")) for name in FRONTENDS} == upgrades
