@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from conftest import BACKENDS, FRONTENDS, ROOT, lab_host, leaf_strings, subcommand_calls
+from conftest import BACKENDS, FRONTENDS, ROOT, invocations, lab_host, leaf_strings, subcommand_calls
 
 SHARED = ("/etc/opscode/private-chef-secrets.json", "/var/opt/opscode/upgrades/migration-level")
 
@@ -55,3 +55,20 @@ def test_each_frontend_reconfigured_once_across_converge_idempotence_and_check()
         calls = subcommand_calls(name, "chef-server-ctl", "reconfigure")
         assert len(calls) == 1, (name, calls)
         assert calls[0]["rc"] == 0
+
+
+def test_the_first_admin_user_and_organization_exist_once_with_private_keys():
+    for name in FRONTENDS:
+        # users and orgs live in the cluster database: both frontends list them
+        assert "chefadmin" in lab_host(name).check_output("chef-server-ctl user-list").split()
+        assert "chefops" in lab_host(name).check_output("chef-server-ctl org-list").split()
+    fe1 = lab_host("fe1")
+    for path in ("/etc/opscode/chefadmin.pem", "/etc/opscode/chefops-validator.pem"):
+        key = fe1.file(path)
+        assert (key.user, key.group, key.mode) == ("root", "root", 0o600), path
+        assert "PRIVATE KEY-----" in key.content_string
+        assert fe1.run("openssl pkey -in %s -noout" % path).rc == 0
+    creates = [call for name in FRONTENDS for call in invocations(name, "chef-server-ctl")
+               if call["argv"][:1] in (["user-create"], ["org-create"])]
+    assert sorted(call["argv"][0] for call in creates) == ["org-create", "user-create"], creates
+    assert all(call["rc"] == 0 for call in creates)

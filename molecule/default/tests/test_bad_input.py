@@ -4,7 +4,7 @@ import re
 import pytest
 import yaml
 
-from conftest import BACKENDS, lab_host, invocations, run_playbook
+from conftest import BACKENDS, FRONTENDS, lab_host, invocations, run_playbook
 
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 
@@ -28,8 +28,13 @@ def inventory(tmp_path, backends=("be1", "be2", "be3"), host_vars=None, group_va
 def nothing_changes():
     """The backends' chef-backend-ctl logs and configs are the same after the run as before it."""
     def snapshot():
-        return {name: (len(invocations(name, "chef-backend-ctl")),
-                       lab_host(name).file("/etc/chef-backend/chef-backend.rb").md5sum) for name in BACKENDS}
+        state = {name: (len(invocations(name, "chef-backend-ctl")),
+                        lab_host(name).file("/etc/chef-backend/chef-backend.rb").md5sum) for name in BACKENDS}
+        state.update({name: (len(invocations(name, "chef-server-ctl")),
+                             lab_host(name).file("/etc/opscode/chef-server.rb").md5sum,
+                             lab_host(name).file("/etc/opscode/private-chef-secrets.json").md5sum)
+                      for name in FRONTENDS})
+        return state
     before = snapshot()
     yield
     assert snapshot() == before
@@ -112,3 +117,47 @@ def test_clock_drift_of_three_seconds(nothing_changes):
                              "be2=")
     drift = float(re.search(r"Clock drift across the backends is ([0-9.]+) s", result.stdout).group(1))
     assert 2.5 < drift < 3.5
+
+
+def test_frontend_license_not_accepted(nothing_changes):
+    result = run_playbook("site.yml", "-e", "frontend_accept_license=false")
+    assert_preflight_failure(result, "fe1: frontend_accept_license is false", "set frontend_accept_license to true")
+
+
+def test_empty_frontend_fqdn(nothing_changes):
+    result = run_playbook("site.yml", "-e", "frontend_fqdn=")
+    assert_preflight_failure(result, "fe1: frontend_fqdn = '' is not a fully qualified domain name")
+
+
+def test_invalid_frontend_fqdn(nothing_changes):
+    result = run_playbook("site.yml", "-e", "frontend_fqdn=chef_server!.example")
+    assert_preflight_failure(result, "frontend_fqdn = 'chef_server!.example' is not a fully qualified domain name")
+
+
+def test_two_frontends_with_one_fqdn(nothing_changes):
+    result = run_playbook("site.yml", "-e", "frontend_fqdn=chef.chefops.test")
+    assert_preflight_failure(result, "Two frontends share an FQDN", "fe1=chef.chefops.test", "fe2=chef.chefops.test")
+
+
+def test_frontend_holding_different_secrets_is_not_overwritten():
+    fe2 = lab_host("fe2")
+    path = "/etc/opscode/private-chef-secrets.json"
+    original = fe2.file(path).content_string
+    reconfigures = len([c for c in invocations("fe2", "chef-server-ctl") if c["argv"][:1] == ["reconfigure"]])
+    fe2.check_output("cp -p %s /root/secrets.orig && "
+                     "python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d[\"postgresql\"]={\"db_superuser_password\": \"other\"}; "
+                     "json.dump(d, open(sys.argv[1], \"w\"))' %s" % (path, path))
+    changed = fe2.file(path).sha256sum
+    try:
+        result = run_playbook("site.yml")
+        output = result.stdout + result.stderr
+        assert result.returncode != 0
+        assert "fe2 already holds a /etc/opscode/private-chef-secrets.json that differs from the one on fe1" in output
+        assert "frontend_replace_differing_secrets" in output
+        # the frontend's own secrets were left as they were, and it was not reconfigured
+        assert fe2.file(path).sha256sum == changed
+        assert len([c for c in invocations("fe2", "chef-server-ctl")
+                    if c["argv"][:1] == ["reconfigure"]]) == reconfigures
+    finally:
+        fe2.check_output("cp -p /root/secrets.orig %s && rm -f /root/secrets.orig" % path)
+    assert fe2.file(path).content_string == original

@@ -31,3 +31,10 @@ def test_no_frontend_secret_in_the_ansible_output():
         output = handle.read()
     for value in values + [key_line]:
         assert value not in output
+
+
+def test_no_admin_password_in_the_ansible_output():
+    with open("%s/.build/logs/default.log" % ROOT, encoding="utf-8") as handle:
+        output = handle.read()
+    assert "TASK [chefops.chef_ha.frontend : Create the first admin user]" in output
+    assert "lab-admin-Pa55word" not in output
