@@ -32,12 +32,15 @@ class CommandReplay:
     def __init__(self, calls):
         self.expected = list(calls)
         self.made = []
+        self.stdin = []  # (argv, data) of each command that was given standard input
 
     def __call__(self, module, args, check_rc=False, environ_update=None, **kwargs):
         assert isinstance(args, list), 'commands must be argv lists, got %r' % (args,)
         assert not kwargs.get('use_unsafe_shell'), 'commands must not use a shell'
         assert (environ_update or {}).get('LC_ALL') == 'C', 'commands must run with LC_ALL=C'
         self.made.append(list(args))
+        if kwargs.get('data') is not None:
+            self.stdin.append((list(args), kwargs['data']))
         assert self.expected, 'unexpected command %r' % (args,)
         expected = self.expected.pop(0)
         assert args == expected['argv'], 'command %r, expected %r' % (args, expected['argv'])
@@ -52,6 +55,7 @@ class ModuleRun:
         self.exit_code = exit_code
         self.result = result
         self.commands = replay.made
+        self.stdin = replay.stdin
         self.failed = exit_code != 0
 
     def __getitem__(self, key):
