@@ -41,12 +41,12 @@ def test_a_join_killed_half_way_is_repaired_by_a_rerun():
                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.time() + 300
-        while time.time() < deadline and be3.run("pgrep -f 'chef-backend-ctl join-cluster'").rc != 0:
+        while time.time() < deadline and be3.run("pgrep -f '[c]hef-backend-ctl join-cluster'").rc != 0:
             time.sleep(0.5)
-        assert be3.run("pgrep -f 'chef-backend-ctl join-cluster'").rc == 0, "the join on be3 never started"
+        assert be3.run("pgrep -f '[c]hef-backend-ctl join-cluster'").rc == 0, "the join on be3 never started"
         # half-way: the etcd member is added and PostgreSQL is being copied when the join dies
         time.sleep(3)
-        be3.check_output("pkill -KILL -f 'chef-backend-ctl join-cluster'")
+        be3.check_output("pkill -KILL -f '[c]hef-backend-ctl join-cluster'")
         output, _unused = run.communicate(timeout=600)
     finally:
         if run.poll() is None:
