@@ -6,7 +6,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export MOLECULE_NO_LOG := false
 export CHEFOPS_LAB_ROOT := $(CURDIR)
 
-.PHONY: lab lab-down test bootstrap lint sanity unit lab-standins lab-default
+.PHONY: lab lab-down test bootstrap lint sanity unit lab-standins lab-default lab-othernet
 
 ## Bring up the lab (3 backends, 2 frontends, a managed node, an outsider) and run playbooks/site.yml on it.
 lab: bootstrap
@@ -16,7 +16,7 @@ lab: bootstrap
 lab-down:
 	molecule destroy -s default
 
-## Every test: lint, sanity, unit tests, the stand-ins' tests on the lab, the main scenario.
+## Every test: lint, sanity, unit tests, the stand-ins' tests on the lab, the main and other-network scenarios.
 test:
 	scripts/test.sh
 
@@ -33,3 +33,5 @@ lab-standins: bootstrap
 	scripts/test.sh lab-standins
 lab-default: bootstrap
 	scripts/test.sh lab-default
+lab-othernet: bootstrap
+	scripts/test.sh lab-othernet
