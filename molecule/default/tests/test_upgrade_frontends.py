@@ -43,3 +43,14 @@ def test_upgrade_moves_every_frontend_to_the_new_build_with_one_migration_level(
     again = run_playbook("upgrade_frontends.yml", "-e", "chef_ha_upgrade_version=15.10.12")
     assert again.returncode == 0, again.stdout[-3000:]
     assert {name: len(subcommand_calls(name, "chef-server-ctl", "upgrade")) for name in FRONTENDS} == upgrades
+
+
+def test_site_after_the_upgrade_neither_downgrades_nor_reconfigures():
+    # the lab still pins 15.9.20-1: site.yml leaves the newer build and says so
+    reconfigures = {name: len(subcommand_calls(name, "chef-server-ctl", "reconfigure")) for name in FRONTENDS}
+    result = run_playbook("site.yml")
+    assert result.returncode == 0, result.stdout[-4000:]
+    for name in FRONTENDS:
+        assert version(name) == "15.10.12"
+        assert "%s: chef-server-core 15.10.12-1 is installed, newer than the 15.9.20-1 asked for" % name in result.stdout
+    assert {name: len(subcommand_calls(name, "chef-server-ctl", "reconfigure")) for name in FRONTENDS} == reconfigures
