@@ -48,13 +48,13 @@ def test_the_frontend_is_on_another_subnet_and_routed():
 
 def test_without_its_cidr_the_frontend_is_refused_and_the_message_names_the_cidr():
     result = run_playbook("site.yml")
-    output = result.stdout + result.stderr
+    output = (result.stdout + result.stderr).replace('\\"', '"')  # the failure is printed as JSON
     assert result.returncode != 0
     assert ("ofe1: chef-server-ctl reconfigure failed because the backends' PostgreSQL refuses connections from "
             "172.31.252.21 (no pg_hba.conf entry)") in output, output[-4000:]
     assert "Add 172.31.252.0/24 to backend_md5_auth_cidr_addresses" in output
     # the refusal is PostgreSQL's own, seen by the frontend's reconfigure
-    assert 'no pg_hba.conf entry for host "172.31.252.21"' in output
+    assert 'PostgreSQL said: no pg_hba.conf entry for host "172.31.252.21"' in output
     # the backends got as far as a healthy cluster
     status = host("ob1").check_output("chef-backend-ctl status")
     assert "healthy nodes: 3/3" in status
