@@ -28,14 +28,16 @@ def subcommand_calls(name, command, subcommand):
 
 
 def run_playbook(playbook, *args, inventory=None):
-    """Run a playbook of the collection against the lab; returns the CompletedProcess (output in .stdout)."""
+    """Run a playbook of the collection against the lab; returns the CompletedProcess (all output in .stdout)."""
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", ANSIBLE_NOCOLOR="true", ANSIBLE_LOG_PATH="")
     env.pop("ANSIBLE_LOG_PATH")
     cmd = ["ansible-playbook", "-i", inventory or os.path.join(ROOT, "lab", "inventory.yml"),
            os.path.join(ROOT, "playbooks", playbook)] + list(args)
     if inventory:
         cmd += ["-e", "@" + os.path.join(ROOT, "lab", "group_vars", "all.yml")]
-    return subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=1200, check=False)
+    # stderr into stdout: under molecule, failed results go to stderr (display_failed_stderr)
+    return subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          timeout=1200, check=False)
 
 
 @pytest.fixture(scope="session")

@@ -156,5 +156,5 @@ def test_agent_state_module_rejects_a_fractional_maintenance_window(tmp_path):
     result = subprocess.run(["ansible", "localhost", "-m", "chefops.chef_ha.chef_waiter",
                              "-a", "host=%s maintenance=1.5" % NODE], capture_output=True, text=True, check=False)
     assert result.returncode != 0
-    assert "maintenance" in result.stdout
+    assert "maintenance" in result.stdout + result.stderr
     assert json.loads(agent("/chef/maintenance")[1])["in_maintenance"] is False

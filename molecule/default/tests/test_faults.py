@@ -45,8 +45,10 @@ def test_a_join_killed_half_way_is_repaired_by_a_rerun():
         while time.time() < deadline and be3.run("pgrep -f '[c]hef-backend-ctl join-cluster'").rc != 0:
             time.sleep(0.5)
         assert be3.run("pgrep -f '[c]hef-backend-ctl join-cluster'").rc == 0, "the join on be3 never started"
-        # half-way: the etcd member is added and PostgreSQL is being copied when the join dies
-        time.sleep(3)
+        # half-way: the join has added this node's etcd member and started etcd, and has not finished
+        while time.time() < deadline and be3.run("pgrep -x etcd").rc != 0:
+            time.sleep(0.2)
+        assert not be3.file("/etc/chef-backend/chef-backend-running.json").exists
         be3.check_output("pkill -KILL -f '[c]hef-backend-ctl join-cluster'")
         output, _unused = run.communicate(timeout=600)
     finally:
