@@ -20,6 +20,8 @@ description:
   - The publish address comes from O(publish_address), else from C(publish_address) in O(config_file), else the
     member's name is compared with this host's short and fully qualified names.
   - Joins must run one node at a time; call this module for the followers from a play with C(serial) set to 1.
+extends_documentation_fragment:
+  - chefops.chef_ha.attributes
 options:
   role:
     description:
@@ -77,13 +79,6 @@ attributes:
   diff_mode:
     description: Returns details on what has changed (or would change in check mode) in diff mode.
     support: none
-  idempotent:
-    description: Running the module again with the same arguments on an unchanged host reports no change.
-    support: full
-  platform:
-    description: Target operating systems the module can run against.
-    support: N/A
-    platforms: posix
 notes:
   - Runs C(chef-backend-ctl) with C(LC_ALL=C) as an argument list, never through a shell.
 seealso:

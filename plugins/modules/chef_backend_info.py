@@ -18,6 +18,8 @@ description:
   - Reads both status table layouts (1.x with four services; 2.x with the C(epmd) row and the C(System) table).
   - A node that is not in a cluster is reported with RV(in_cluster=false), not as a failure.
   - Never changes anything.
+extends_documentation_fragment:
+  - chefops.chef_ha.attributes
 options:
   ctl_path:
     description:
@@ -31,13 +33,6 @@ attributes:
   diff_mode:
     description: Returns details on what has changed (or would change in check mode) in diff mode.
     support: none
-  idempotent:
-    description: Running the module again with the same arguments on an unchanged host reports no change.
-    support: full
-  platform:
-    description: Target operating systems the module can run against.
-    support: N/A
-    platforms: posix
 notes:
   - Runs C(chef-backend-ctl) with C(LC_ALL=C) as an argument list, never through a shell.
 seealso:

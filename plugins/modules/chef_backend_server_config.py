@@ -39,6 +39,7 @@ options:
       - Path of C(chef-backend-ctl). By default it is searched in E(PATH) and C(/opt/chef-backend/bin).
     type: path
 extends_documentation_fragment:
+  - chefops.chef_ha.attributes
   - ansible.builtin.files
 attributes:
   check_mode:
@@ -49,13 +50,6 @@ attributes:
     description: Returns details on what has changed (or would change in check mode) in diff mode.
     support: full
     details: The superuser password is masked in the diff.
-  idempotent:
-    description: Running the module again with the same arguments on an unchanged host reports no change.
-    support: full
-  platform:
-    description: Target operating systems the module can run against.
-    support: N/A
-    platforms: posix
   safe_file_operations:
     description: Uses Ansible's atomic file operations to ensure proper permissions and avoid data corruption.
     support: full

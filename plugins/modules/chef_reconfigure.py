@@ -19,6 +19,8 @@ description:
   - Records the checksums in O(state_file) only after a successful reconfigure, so a failed run is retried next time.
     The record is taken after the reconfigure, because a frontend's first reconfigure creates files such as
     C(private-chef-secrets.json) and C(migration-level).
+extends_documentation_fragment:
+  - chefops.chef_ha.attributes
 options:
   product:
     description:
@@ -78,13 +80,6 @@ attributes:
   diff_mode:
     description: Returns details on what has changed (or would change in check mode) in diff mode.
     support: none
-  idempotent:
-    description: Running the module again with the same arguments on an unchanged host reports no change.
-    support: full
-  platform:
-    description: Target operating systems the module can run against.
-    support: N/A
-    platforms: posix
 notes:
   - Runs the ctl command with C(LC_ALL=C) as an argument list, never through a shell.
 """

@@ -25,6 +25,8 @@ description:
     C(upgrade) rejects C(--chef-license) on its command line.
   - On an HA cluster, upgrade one frontend first, copy its C(/var/opt/opscode/upgrades/migration-level) to the other
     frontends, then upgrade them.
+extends_documentation_fragment:
+  - chefops.chef_ha.attributes
 options:
   version:
     description:
@@ -62,13 +64,6 @@ attributes:
   diff_mode:
     description: Returns details on what has changed (or would change in check mode) in diff mode.
     support: none
-  idempotent:
-    description: Running the module again with the same arguments on an unchanged host reports no change.
-    support: full
-  platform:
-    description: Target operating systems the module can run against.
-    support: N/A
-    platforms: posix
 notes:
   - Every command runs with C(LC_ALL=C) as an argument list, never through a shell.
   - A failed step fails the task with the step's name, C(rc), C(stdout), C(stderr), C(cmd), the steps that ran, and

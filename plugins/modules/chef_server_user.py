@@ -22,6 +22,8 @@ description:
   - An existing user is left alone. Its details are not compared or updated, and no key is written for it (the
     server keeps only the public key).
   - Users live in the cluster database, so on an HA cluster run this module on one frontend only.
+extends_documentation_fragment:
+  - chefops.chef_ha.attributes
 options:
   username:
     description:
@@ -70,13 +72,6 @@ attributes:
   diff_mode:
     description: Returns details on what has changed (or would change in check mode) in diff mode.
     support: none
-  idempotent:
-    description: Running the module again with the same arguments on an unchanged host reports no change.
-    support: full
-  platform:
-    description: Target operating systems the module can run against.
-    support: N/A
-    platforms: posix
 notes:
   - Runs C(chef-server-ctl) with C(LC_ALL=C) as an argument list, never through a shell.
   - When C(user-create) fails with the knife error C(Conflict) (HTTP 409, exit 100), the module reads C(user-list)

@@ -19,6 +19,7 @@ description:
   - Interval and periodic runs set through the API last until the agent restarts, which resets them from its
     configuration file; the lock and the maintenance window survive a restart.
 extends_documentation_fragment:
+  - chefops.chef_ha.attributes
   - chefops.chef_ha.chef_waiter
 options:
   locked:
@@ -51,13 +52,6 @@ attributes:
     description: Returns details on what has changed (or would change in check mode) in diff mode.
     support: full
     details: Before and after state of the agent as dictionaries.
-  idempotent:
-    description: Running the module again with the same arguments on an unchanged host reports no change.
-    support: full
-  platform:
-    description: Target operating systems the module can run against.
-    support: N/A
-    platforms: posix
 notes:
   - The module talks HTTP(S) to the agent; run it on the controller (C(delegate_to=localhost)) or on the node itself.
 seealso:

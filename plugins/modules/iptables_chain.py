@@ -27,6 +27,8 @@ description:
   - A missing jump is inserted as rule 1 of the builtin chain; an existing jump is left where it is.
   - With O(dest), the same C(iptables-restore) input is kept in a file for the boot script, which restores it with
     C(--noflush) and adds the jumps itself.
+extends_documentation_fragment:
+  - chefops.chef_ha.attributes
 options:
   chain:
     description:
@@ -142,13 +144,6 @@ attributes:
     description: Returns details on what has changed (or would change in check mode) in diff mode.
     support: full
     details: The chain as C(iptables -S) prints it, and the jumps to it, before and after.
-  idempotent:
-    description: Running the module again with the same arguments on an unchanged host reports no change.
-    support: full
-  platform:
-    description: Target operating systems the module can run against.
-    support: N/A
-    platforms: posix
 notes:
   - Runs every command with C(LC_ALL=C) as an argument list, never through a shell.
   - Works with both the C(nf_tables) and the C(legacy) variants of iptables.
