@@ -6,7 +6,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export MOLECULE_NO_LOG := false
 export CHEFOPS_LAB_ROOT := $(CURDIR)
 
-.PHONY: lab lab-down test bootstrap lint sanity unit lab-standins lab-default lab-othernet
+.PHONY: lab lab-down test docs bootstrap lint sanity unit collection lab-standins lab-default lab-othernet
 
 ## Bring up the lab (3 backends, 2 frontends, a managed node, an outsider) and run playbooks/site.yml on it.
 lab: bootstrap
@@ -16,9 +16,14 @@ lab: bootstrap
 lab-down:
 	molecule destroy -s default
 
-## Every test: lint, sanity, unit tests, the stand-ins' tests on the lab, the main and other-network scenarios.
+## Every test: lint, sanity, unit tests, the built collection, the stand-ins' tests on the lab, the main and
+## other-network scenarios.
 test:
 	scripts/test.sh
+
+## The HTML documentation site (antsibull-docs, Sphinx) in .build/docs/build/html.
+docs: bootstrap
+	scripts/docs.sh
 
 bootstrap:
 	scripts/bootstrap.sh
@@ -29,6 +34,8 @@ sanity: bootstrap
 	scripts/test.sh sanity
 unit: bootstrap
 	scripts/test.sh unit
+collection: bootstrap
+	scripts/test.sh collection
 lab-standins: bootstrap
 	scripts/test.sh lab-standins
 lab-default: bootstrap

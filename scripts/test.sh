@@ -8,7 +8,7 @@ export PATH="$root/.venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$root/.build/collections"
 export ANSIBLE_FORCE_COLOR=false PY_COLORS=0 CHEFOPS_LAB_ROOT="$root"
 
-all_stages=(lint sanity unit lab-standins lab-default lab-othernet)
+all_stages=(lint sanity unit collection lab-standins lab-default lab-othernet)
 stages=("$@")
 [ "${#stages[@]}" -gt 0 ] || stages=("${all_stages[@]}")
 
@@ -32,6 +32,7 @@ run_stage() {
 stage_lint() { ansible-lint; }
 stage_sanity() { scripts/sanity.sh; }
 stage_unit() { python -m pytest -p no:cacheprovider tests/unit; }
+stage_collection() { scripts/collection-test.sh; }
 stage_lab_standins() { rm -f .build/logs/standins.log; molecule test -s standins; }
 stage_lab_default() { rm -f .build/logs/default.log; molecule test -s default; }
 stage_lab_othernet() { rm -f .build/logs/othernet.log; molecule test -s othernet; }
