@@ -2,6 +2,8 @@
 import json
 import os
 import subprocess
+import threading
+import time
 
 import pytest
 import testinfra
@@ -9,10 +11,38 @@ import testinfra
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 BACKENDS = {"be1": "172.31.250.11", "be2": "172.31.250.12", "be3": "172.31.250.13"}
 FRONTENDS = {"fe1": "172.31.250.21", "fe2": "172.31.250.22"}
+LB = "172.31.250.41"
+# The lb's HAProxy servers and their rotation state (UP, DOWN, MAINT, DRAIN...), read from its runtime socket.
+HAPROXY_STAT = ("python3 -c \"import socket; s=socket.socket(socket.AF_UNIX); s.connect('/run/haproxy/admin.sock');"
+                "s.sendall(b'show stat\\n'); print(b''.join(iter(lambda: s.recv(65536), b'')).decode())\"")
 
 
 def lab_host(name):
     return testinfra.get_host("docker://" + name)
+
+
+def haproxy_servers():
+    rows = [line.split(",") for line in lab_host("lb").check_output(HAPROXY_STAT).splitlines() if line.strip()]
+    header = rows[0]
+    col = {name: header.index(name) for name in ("svname", "status")}
+    # the first word: "UP 1/2" (one check failed) is still in rotation, "DOWN 1/2" not yet back
+    return {row[col["svname"]]: row[col["status"]].split()[0] for row in rows[1:]
+            if row[0] == "chef_frontends" and row[col["svname"]] not in ("FRONTEND", "BACKEND")}
+
+
+class Watch(threading.Thread):
+    """Samples the load balancer's view of the frontends, and requests through it, while a playbook runs."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.samples, self.codes, self.done = [], [], threading.Event()
+
+    def run(self):
+        while not self.done.is_set():
+            self.samples.append(haproxy_servers())
+            self.codes.append(lab_host("outsider").run(
+                "curl -sk -o /dev/null -m 10 -w '%%{http_code}' https://%s/_status" % LB).stdout)
+            time.sleep(0.2)
 
 
 def invocations(name, command):
@@ -57,7 +87,7 @@ def leaf_strings(value):
 
 
 # Read-only checks first, then the tests that run playbooks and break things on purpose.
-ORDER = ["test_lab", "test_backend_cluster", "test_frontends", "test_chef_waiter", "test_firewall", "test_bad_input", "test_faults",
+ORDER = ["test_lab", "test_backend_cluster", "test_frontends", "test_chef_waiter", "test_firewall", "test_load_balancer", "test_bad_input", "test_faults",
          "test_add_frontend", "test_upgrade_frontends"]
 
 

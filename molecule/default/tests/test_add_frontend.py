@@ -2,7 +2,7 @@
 import json
 import re
 
-from conftest import lab_host, run_playbook, subcommand_calls
+from conftest import Watch, haproxy_servers, lab_host, run_playbook, subcommand_calls
 
 WATCHED = ("/etc/opscode/chef-server.rb", "/etc/opscode/private-chef-secrets.json",
            "/var/opt/opscode/upgrades/migration-level", "/var/opt/opscode/bootstrapped")
@@ -22,8 +22,18 @@ def test_adding_a_frontend_changes_only_the_new_host():
     fe1_files = {path: fe1.file(path).sha256sum for path in WATCHED}
     fe1_reconfigures = len(subcommand_calls("fe1", "chef-server-ctl", "reconfigure"))
 
-    result = run_playbook("add_frontend.yml")
+    watch = Watch()
+    watch.start()
+    try:
+        result = run_playbook("add_frontend.yml")
+    finally:
+        watch.done.set()
+        watch.join()
     assert result.returncode == 0, result.stdout[-4000:]
+    # the new frontend was held out of the load balancer's rotation until it answered, then put back
+    assert "MAINT" in [sample["fe2"] for sample in watch.samples], watch.samples
+    assert haproxy_servers() == {"fe1": "UP", "fe2": "UP"}
+    assert set(watch.codes) == {"200"}, watch.codes
     assert recap(result.stdout, "fe1") == (0, 0)
     changed, failed = recap(result.stdout, "fe2")
     assert failed == 0 and changed > 0
@@ -32,5 +42,5 @@ def test_adding_a_frontend_changes_only_the_new_host():
     assert len(subcommand_calls("fe1", "chef-server-ctl", "reconfigure")) == fe1_reconfigures
     for path in WATCHED[1:3]:
         assert fe2.file(path).sha256sum == fe1_files[path]
-    status = json.loads(lab_host("node1").check_output("curl -sk https://172.31.250.22/_status"))
+    status = json.loads(lab_host("lb").check_output("curl -sk https://172.31.250.22/_status"))
     assert status["status"] == "pong"

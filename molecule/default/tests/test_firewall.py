@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import BACKENDS, FRONTENDS, lab_host, run_playbook
+from conftest import BACKENDS, FRONTENDS, LB, lab_host, run_playbook
 
 NODE = "172.31.250.31"
 PROBE = ("python3 -c \"import socket,sys; s=socket.socket(); s.settimeout(3)\n"
@@ -50,13 +50,17 @@ def test_backends_reach_their_peers_ports(backend):
                 assert probe(backend, address, port) == "open", (backend, peer, port)
 
 
-def test_frontends_stay_open_to_everyone_on_80_and_443():
-    for address in FRONTENDS.values():
-        assert probe("outsider", address, 443) == "open"
+def test_frontends_answer_only_the_load_balancer_on_80_and_443():
+    for port in (80, 443):
+        assert probe("outsider", LB, port) == "open"
+        for address in FRONTENDS.values():
+            assert probe("outsider", address, port) == "refused", (address, port)
+            assert probe("node1", address, port) == "refused", (address, port)
+            assert probe("lb", address, port) == "open", (address, port)
 
 
 def test_the_chain_is_jumped_to_first_and_persisted():
-    for name in list(BACKENDS) + list(FRONTENDS) + ["node1"]:
+    for name in list(BACKENDS) + list(FRONTENDS) + ["node1", "lb"]:
         host = lab_host(name)
         assert host.check_output("iptables -w -S INPUT").splitlines()[1] == "-A INPUT -j CHEFOPS-INPUT", name
         saved = host.file("/etc/chefops/firewall/CHEFOPS-INPUT.v4")

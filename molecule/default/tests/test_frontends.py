@@ -41,8 +41,8 @@ def test_chef_server_rb_lists_every_backend_for_this_frontend(name):
 
 @pytest.mark.parametrize("name", sorted(FRONTENDS))
 def test_status_answers_through_each_frontend_with_postgresql_through_haproxy(name):
-    # from node1, over the network, to the frontend's HTTPS port
-    answer = lab_host("node1").check_output("curl -sk https://%s/_status" % FRONTENDS[name])
+    # from the load balancer (the one source the frontends accept), over the network, to the HTTPS port
+    answer = lab_host("lb").check_output("curl -sk https://%s/_status" % FRONTENDS[name])
     status = json.loads(answer)
     assert status["status"] == "pong"
     assert status["upstreams"]["chef_sql"] == "pong"

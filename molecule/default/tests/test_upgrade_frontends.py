@@ -1,7 +1,7 @@
 """upgrade_frontends.yml: one frontend first, its migration level carried to the others, then the others."""
 import json
 
-from conftest import FRONTENDS, lab_host, run_playbook, subcommand_calls
+from conftest import FRONTENDS, Watch, haproxy_servers, lab_host, run_playbook, subcommand_calls
 
 
 def version(name):
@@ -22,10 +22,18 @@ def test_a_failed_first_upgrade_stops_the_run_and_says_so():
     # nothing reached the other frontend
     assert (version("fe2"), level("fe2")) == before["fe2"]
     assert subcommand_calls("fe2", "chef-server-ctl", "upgrade") == []
+    # the broken frontend stays out of the load balancer's rotation; the other one serves
+    assert haproxy_servers() == {"fe1": "MAINT", "fe2": "UP"}
 
 
 def test_upgrade_moves_every_frontend_to_the_new_build_with_one_migration_level():
-    result = run_playbook("upgrade_frontends.yml", "-e", "chef_ha_upgrade_version=15.10.12")
+    watch = Watch()
+    watch.start()
+    try:
+        result = run_playbook("upgrade_frontends.yml", "-e", "chef_ha_upgrade_version=15.10.12")
+    finally:
+        watch.done.set()
+        watch.join()
     assert result.returncode == 0, result.stdout[-4000:]
     for name in FRONTENDS:
         assert version(name) == "15.10.12"
@@ -35,8 +43,15 @@ def test_upgrade_moves_every_frontend_to_the_new_build_with_one_migration_level(
     second = subcommand_calls("fe2", "chef-server-ctl", "upgrade")[-1]
     assert first["rc"] == 0 and second["rc"] == 0
     assert first["time"] < second["time"]
+    # each frontend was taken out of the load balancer while it upgraded, never both at once, and both are back
+    out = [{name for name, state in sample.items() if state != "UP"} for sample in watch.samples]
+    assert any(names == {"fe1"} for names in out) and any(names == {"fe2"} for names in out), watch.samples
+    assert all(len(names) < 2 for names in out), watch.samples
+    assert haproxy_servers() == {"fe1": "UP", "fe2": "UP"}
+    # and the Chef API answered through it all the while
+    assert set(watch.codes) == {"200"}, watch.codes
     for address in FRONTENDS.values():
-        status = json.loads(lab_host("node1").check_output("curl -sk https://%s/_status" % address))
+        status = json.loads(lab_host("lb").check_output("curl -sk https://%s/_status" % address))
         assert status["status"] == "pong"
     # a second run finds the version in place and upgrades nothing
     upgrades = {name: len(subcommand_calls(name, "chef-server-ctl", "upgrade")) for name in FRONTENDS}
