@@ -21,6 +21,17 @@ def lab_host(name):
     return testinfra.get_host("docker://" + name)
 
 
+PROBE = ("python3 -c \"import socket,sys; s=socket.socket(); s.settimeout(3)\n"
+         "try:\n s.connect((sys.argv[1], int(sys.argv[2]))); print('open')\n"
+         "except ConnectionRefusedError: print('refused')\n"
+         "except OSError as e: print('error', e)\" %s %s")
+
+
+def probe(source, address, port):
+    """'open' when a TCP connection from source to address:port is accepted, 'refused' when it is reset."""
+    return lab_host(source).check_output(PROBE % (address, port)).strip()
+
+
 def haproxy_servers():
     rows = [line.split(",") for line in lab_host("lb").check_output(HAPROXY_STAT).splitlines() if line.strip()]
     header = rows[0]

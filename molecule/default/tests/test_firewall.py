@@ -5,20 +5,9 @@ import time
 
 import pytest
 
-from conftest import BACKENDS, FRONTENDS, LB, lab_host, run_playbook
+from conftest import BACKENDS, FRONTENDS, LB, lab_host, probe, run_playbook
 
 NODE = "172.31.250.31"
-PROBE = ("python3 -c \"import socket,sys; s=socket.socket(); s.settimeout(3)\n"
-         "try:\n s.connect((sys.argv[1], int(sys.argv[2]))); print('open')\n"
-         "except ConnectionRefusedError: print('refused')\n"
-         "except OSError as e: print('error', e)\" %s %s")
-
-
-def probe(source, address, port):
-    """'open' when a TCP connection from source to address:port is accepted, 'refused' when it is reset."""
-    return lab_host(source).check_output(PROBE % (address, port)).strip()
-
-
 def chain(name):
     return lab_host(name).check_output("iptables -w -S CHEFOPS-INPUT")
 

@@ -7,8 +7,9 @@ import time
 import uuid
 
 import pytest
+import yaml
 
-from conftest import FRONTENDS, LB, ROOT, haproxy_servers, lab_host, run_playbook
+from conftest import FRONTENDS, LB, ROOT, haproxy_servers, lab_host, probe, run_playbook
 
 ACCESS_LOG = "/var/log/opscode/nginx/access.log"
 OUTSIDER = "172.31.250.99"
@@ -148,3 +149,45 @@ def test_a_key_that_is_not_the_certificates_stops_site_in_preflight(other_key):
     with open(other_key, encoding="ascii") as key:
         body = key.read().splitlines()[1]
     assert body not in result.stdout
+
+
+def test_load_balancer_sources_limit_who_reaches_the_load_balancer():
+    controller = "172.31.250.1/32"
+    try:
+        result = run_playbook("firewall.yml", "-e", '{"load_balancer_sources": ["%s"]}' % controller)
+        assert result.returncode == 0, result.stdout[-3000:]
+        for port in (80, 443):
+            assert probe("outsider", LB, port) == "refused"
+        # the controller (the docker bridge's address) is listed, and is let through
+        assert ssl.get_server_certificate((LB, 443), timeout=10)
+    finally:
+        restored = run_playbook("firewall.yml")
+    assert restored.returncode == 0, restored.stdout[-3000:]
+    assert probe("outsider", LB, 443) == "open"
+
+
+@pytest.fixture
+def node1_as_a_second_load_balancer(tmp_path):
+    """An inventory whose load balancer group also holds node1; node1 is put back as it was afterwards."""
+    node1 = lab_host("node1")
+    original = node1.file("/etc/haproxy/haproxy.cfg").content_string
+    with open(os.path.join(ROOT, "lab", "inventory.yml"), encoding="utf-8") as lab:
+        inventory = yaml.safe_load(lab)
+    inventory["all"]["children"]["chef_load_balancers"]["hosts"]["node1"] = None
+    path = tmp_path / "inventory.yml"
+    path.write_text(yaml.safe_dump(inventory))
+    yield str(path)
+    node1.check_output("systemctl stop haproxy && systemctl disable haproxy && systemctl mask haproxy "
+                       "&& rm -rf /etc/haproxy/certs")
+    node1.check_output("cat > /etc/haproxy/haproxy.cfg <<'EOF'\n%sEOF" % original)
+
+
+def test_two_load_balancers_get_the_same_configuration(node1_as_a_second_load_balancer):
+    result = run_playbook("load_balancer.yml", inventory=node1_as_a_second_load_balancer)
+    assert result.returncode == 0, result.stdout[-3000:]
+    lb, node1 = lab_host("lb"), lab_host("node1")
+    for path in ("/etc/haproxy/haproxy.cfg", "/etc/haproxy/certs/chef-frontends.pem"):
+        assert lb.file(path).sha256sum == node1.file(path).sha256sum, path
+    assert node1.service("haproxy").is_running
+    assert ssl.get_server_certificate(("172.31.250.31", 443), timeout=10) == ssl.get_server_certificate(
+        (LB, 443), timeout=10)
