@@ -12,19 +12,6 @@ DEFAULT_STATE = dict(locked=False, in_maintenance=False, maintenance_end='1970-0
                      periodic_runs=False, interval=30)
 
 
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch):
-    for name in ('http_proxy', 'https_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY'):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def agent(tmp_path):
-    started = StandinAgent(tmp_path).start()
-    yield started
-    started.stop()
-
-
 def agent_state(agent):
     """The agent's state read directly from its API."""
     maintenance = agent.get_json('/chef/maintenance')

@@ -14,32 +14,6 @@ from ansible_collections.chefops.chef_ha.tests.unit.plugins.fixtures.chef_waiter
 ALLOWED = 'recipe[app::deploy]'
 
 
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch):
-    for name in ('http_proxy', 'https_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY'):
-        monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def agents(tmp_path):
-    started = []
-
-    def start(name='agent', **kwargs):
-        directory = tmp_path / name
-        directory.mkdir()
-        agent = StandinAgent(directory, **kwargs).start()
-        started.append(agent)
-        return agent
-    yield start
-    for agent in started:
-        agent.stop()
-
-
-@pytest.fixture
-def agent(agents):
-    return agents()
-
-
 def run_args(agent, **extra):
     args = dict(poll_interval=0.1, wait_timeout=20)
     args.update(extra)
