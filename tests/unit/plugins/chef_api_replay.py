@@ -1,0 +1,145 @@
+"""A recorded Chef Infra Server for the unit tests: replays HTTP exchanges and checks every request's signature.
+
+Import as ansible_collections.chefops.chef_ha.tests.unit.plugins.chef_api_replay.
+"""
+
+import base64
+import hashlib
+import io
+import json
+import os
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'chef_api')
+KEY_FILE = os.path.join(FIXTURES, 'client.pem')
+CLIENT = 'deployer'
+
+
+def key_text():
+    with open(KEY_FILE) as handle:
+        return handle.read()
+
+
+def public_key():
+    with open(KEY_FILE, 'rb') as handle:
+        return serialization.load_pem_private_key(handle.read(), password=None).public_key()
+
+
+def b64_digest(name, data):
+    return base64.b64encode(hashlib.new(name, data).digest()).decode()
+
+
+def unpad_type1(block):
+    """The data inside a PKCS#1 v1.5 type 1 block 00 01 FF..FF 00 DATA (AssertionError when malformed)."""
+    assert block[:2] == b'\x00\x01', 'not a type 1 block'
+    separator = block.index(b'\x00', 2)
+    assert separator >= 10 and set(block[2:separator]) == {0xff}, 'bad padding'
+    return block[separator + 1:]
+
+
+def public_decrypt(key, signature):
+    """RSA_public_decrypt: the signature raised to the public exponent, un-padded."""
+    numbers = key.public_numbers()
+    size = (numbers.n.bit_length() + 7) // 8
+    block = pow(int.from_bytes(signature, 'big'), numbers.e, numbers.n).to_bytes(size, 'big')
+    return unpad_type1(block)
+
+
+def joined_signature(headers):
+    lines = []
+    number = 1
+    while 'X-Ops-Authorization-%d' % number in headers:
+        line = headers['X-Ops-Authorization-%d' % number]
+        assert len(line) <= 60
+        lines.append(line)
+        number += 1
+    assert lines, 'no X-Ops-Authorization-N headers'
+    assert all(len(line) == 60 for line in lines[:-1])
+    return base64.b64decode(''.join(lines))
+
+
+def verify_request(key, method, path, body, headers):
+    """What the server checks: the content hash and the signature over the canonical request (1.3 or 1.1)."""
+    body = body or b''
+    sign = headers['X-Ops-Sign']
+    signature = joined_signature(headers)
+    path = path.split('?', 1)[0]
+    if sign == 'algorithm=sha256;version=1.3;':
+        assert headers['X-Ops-Content-Hash'] == b64_digest('sha256', body)
+        canonical = '\n'.join([
+            'Method:%s' % method, 'Path:%s' % path, 'X-Ops-Content-Hash:%s' % headers['X-Ops-Content-Hash'],
+            'X-Ops-Sign:version=1.3', 'X-Ops-Timestamp:%s' % headers['X-Ops-Timestamp'],
+            'X-Ops-UserId:%s' % headers['X-Ops-Userid'],
+            'X-Ops-Server-API-Version:%s' % headers['X-Ops-Server-API-Version']])
+        key.verify(signature, canonical.encode(), padding.PKCS1v15(), hashes.SHA256())
+    elif sign == 'algorithm=sha1;version=1.1;':
+        assert headers['X-Ops-Content-Hash'] == b64_digest('sha1', body)
+        canonical = '\n'.join([
+            'Method:%s' % method, 'Hashed Path:%s' % b64_digest('sha1', path.encode()),
+            'X-Ops-Content-Hash:%s' % headers['X-Ops-Content-Hash'],
+            'X-Ops-Timestamp:%s' % headers['X-Ops-Timestamp'],
+            'X-Ops-UserId:%s' % b64_digest('sha1', headers['X-Ops-Userid'].encode())])
+        assert public_decrypt(key, signature) == canonical.encode()
+    else:
+        raise AssertionError('unexpected X-Ops-Sign %r' % sign)
+    return canonical
+
+
+class FakeResponse(object):
+    def __init__(self, status, body):
+        self.status = status
+        self._body = body
+
+    def getcode(self):
+        return self.status
+
+    def read(self):
+        return self._body
+
+
+def encode_body(body):
+    if body is None:
+        return b''
+    if isinstance(body, (bytes, str)):
+        return body.encode() if isinstance(body, str) else body
+    return json.dumps(body).encode()
+
+
+class ChefServerReplay(object):
+    """Stands in for open_url. Each exchange: method, path (with query), status (200), body (JSON value, raw text or
+    None for an empty body), request (the JSON body the request must carry), error: connection (no answer)."""
+
+    def __init__(self, exchanges, key=None):
+        self.expected = [dict(e) for e in exchanges]
+        self.key = key or public_key()
+        self.made = []  # dicts: method, path, body (parsed JSON or None), headers
+
+    def __call__(self, url, data=None, method=None, headers=None, **kwargs):
+        parts = urlsplit(url)
+        path = parts.path + ('?' + parts.query if parts.query else '')
+        headers = dict(headers or {})
+        verify_request(self.key, method, parts.path, data, headers)
+        assert headers.get('Accept') == 'application/json'
+        assert headers.get('X-Ops-Server-API-Version'), 'X-Ops-Server-API-Version not sent'
+        body = json.loads(data.decode()) if data else None
+        self.made.append(dict(method=method, path=path, body=body, headers=headers, kwargs=kwargs))
+        assert self.expected, 'unexpected request %s %s' % (method, path)
+        expected = self.expected.pop(0)
+        assert (method, path) == (expected['method'], expected['path']), \
+            'request %s %s, expected %s %s' % (method, path, expected['method'], expected['path'])
+        if 'request' in expected:
+            assert body == expected['request'], 'request body %r, expected %r' % (body, expected['request'])
+        if expected.get('error') == 'connection':
+            raise URLError(ConnectionRefusedError(111, 'Connection refused'))
+        status = expected.get('status', 200)
+        payload = encode_body(expected.get('body'))
+        if status >= 400:
+            raise HTTPError(url, status, 'error', {}, io.BytesIO(payload))
+        return FakeResponse(status, payload)
+
+    def writes(self):
+        return [(r['method'], r['path']) for r in self.made if r['method'] != 'GET']
