@@ -8,9 +8,11 @@ export CHEFOPS_LAB_ROOT := $(CURDIR)
 
 .PHONY: lab lab-down test docs bootstrap lint sanity unit collection lab-standins lab-default lab-othernet
 
-## Bring up the lab (3 backends, 2 frontends, a managed node, an outsider) and run playbooks/site.yml on it.
+## Bring up the lab (3 backends, 2 frontends, a load balancer, a managed node, an outsider), run playbooks/site.yml
+## on it, and say where its cluster stands and how to reach it.
 lab: bootstrap
 	molecule converge -s default
+	scripts/lab-summary.sh
 
 ## Remove the lab's hosts and network.
 lab-down:

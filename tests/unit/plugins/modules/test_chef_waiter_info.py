@@ -30,14 +30,14 @@ def test_the_last_run_and_the_lock(run_module, agent):
     assert res['healthy'] is True
 
 
-def test_a_failed_last_run_is_unhealthy(run_module, agents):
+def test_a_failed_last_run_is_reported_but_the_agent_is_healthy(run_module, agents):
     agent = agents(behaviour={'exit_code': 2, 'message': 'boom'})
     run = run_module(chef_waiter_run, agent.params(poll_interval=0.1, wait_timeout=20))
     assert run.failed
     res = run_module(chef_waiter_info, agent.params())
     assert not res.failed
-    assert res['healthy'] is False
-    assert res['problems'] == ['the last run %s ended failed (exit 2)' % run['guid']]
+    assert (res['last_run']['guid'], res['last_run']['status'], res['last_run']['exitcode']) == (run['guid'], 'failed', 2)
+    assert (res['healthy'], res['problems']) == (True, [])
 
 
 def test_an_agent_that_does_not_answer_is_reported_not_failed(run_module):
