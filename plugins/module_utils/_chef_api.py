@@ -485,6 +485,7 @@ class ChefAPIClient(object):
             headers.update(signed_headers(self.conn.key, self.conn.client_name, method, full_path, data,
                                           utc_timestamp(), self.conn.sign_version, self.conn.server_api_version))
             self.requests.append('%s %s' % (method, full_path))
+            failure = None
             try:
                 status, body = self._send(method, path, data, headers)
             except URLError as exc:
@@ -499,7 +500,7 @@ class ChefAPIClient(object):
                 self.sleep(RETRY_BACKOFF * (2 ** attempt) * (0.5 + random.random() / 2))
                 attempt += 1
                 continue
-            if status is None:
+            if failure is not None:
                 raise ChefAPIError('%s (%s %s, %d attempts)' % (failure, method, full_path, attempt + 1),
                                    method=method, path=full_path)
             break

@@ -13,8 +13,8 @@ short_description: Keep the host patterns of an allowlist data bag item on a Che
 version_added: 0.1.0
 author: chefops maintainers (!UNKNOWN)
 description:
-  - Manages one allowlist of the chef-whitelist library cookbook (C(node.is_in_whitelist?(name))): the data bag
-    item O(data_bag)/O(name) and its list of fqdn patterns under O(key).
+  - Manages one allowlist of the chef-whitelist library cookbook (read by C(node.is_in_whitelist?(name))), that is
+    the data bag item O(data_bag)/O(name) and its list of fqdn patterns under O(key).
   - The patterns are kept as an exact list (O(patterns)), or changed with O(add) and O(remove), which leave every
     other pattern alone. Other keys of the item (for example C(roles)) are kept as they are.
   - Creates the data bag and the item when they are missing; an item with an empty list is valid and is what a

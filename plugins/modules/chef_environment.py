@@ -13,7 +13,7 @@ short_description: Keep a Chef environment, its attributes and its cookbook vers
 version_added: 0.1.0
 author: chefops maintainers (!UNKNOWN)
 description:
-  - Creates, updates or deletes one environment on a Chef Infra Server: its description, default and override
+  - Creates, updates or deletes one environment on a Chef Infra Server, with its description, default and override
     attributes, and its C(cookbook_versions) pins.
   - Pins are merged into the existing ones (O(pin_mode=merge), the way C(knife spork promote) pins one cookbook) or
     replace them all (O(pin_mode=exact)).
@@ -47,7 +47,7 @@ options:
     type: dict
   cookbook_versions:
     description:
-      - Version pins, cookbook name to constraint, for example C({"app": "= 1.4.2", "base": "~> 2.1"}).
+      - Version pins, cookbook name to constraint, for example V(= 1.4.2) for C(app) and V(~> 2.1) for C(base).
       - A constraint is an operator (C(=), C(<), C(>), C(<=), C(>=), C(~>)), exactly one space and a version
         C(MAJOR.MINOR) or C(MAJOR.MINOR.PATCH), or a bare version. Quote it in YAML (C(1.10) unquoted is the number
         1.1); anything else is refused.
@@ -193,8 +193,8 @@ def check_pins(pins):
     for cookbook, constraint in pins.items():
         check_name(cookbook, 'cookbook_versions: cookbook', COOKBOOK_NAME_RE)
         if not isinstance(constraint, str):
-            raise ValueError('cookbook_versions: the constraint of %s is %r, not text; quote it (for example "= 1.10.0")'
-                             % (cookbook, constraint))
+            raise ValueError('cookbook_versions: the constraint of %s is %r, not text; quote it (for example '
+                             '"= 1.10.0")' % (cookbook, constraint))
         try:
             parse_constraint(constraint)
         except ValueError as exc:

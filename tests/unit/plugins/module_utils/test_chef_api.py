@@ -1,6 +1,7 @@
 """The Chef API client: signing vectors, connection settings, errors and retries, and the pure rules."""
 
 import base64
+import hashlib
 import os
 import time
 
@@ -87,9 +88,9 @@ def test_literal_canonical_strings():
     one_one = canonical_request('GET', '/nodes', 'H', TIMESTAMP, 'deployer', '1.1', 1)
     assert one_one.split('\n') == [
         'Method:GET',
-        'Hashed Path:%s' % base64.b64encode(__import__('hashlib').sha1(b'/nodes').digest()).decode(),
+        'Hashed Path:%s' % base64.b64encode(hashlib.sha1(b'/nodes').digest()).decode(),
         'X-Ops-Content-Hash:H', 'X-Ops-Timestamp:2026-12-01T18:00:00Z',
-        'X-Ops-UserId:%s' % base64.b64encode(__import__('hashlib').sha1(b'deployer').digest()).decode()]
+        'X-Ops-UserId:%s' % base64.b64encode(hashlib.sha1(b'deployer').digest()).decode()]
 
 
 @pytest.mark.parametrize('path, canonical', [
@@ -243,8 +244,8 @@ def test_keys_that_are_not_rsa_private_keys(tmp_path):
     with pytest.raises(ChefAPIError, match=r'public.pem is not an RSA private key in PEM format'):
         resolve_connection(params(client_key=str(tmp_path / 'public.pem')), {})
     with pytest.raises(ChefAPIError) as exc:
-        resolve_connection(params(client_key=None, client_key_content='-----BEGIN RSA PRIVATE KEY-----\nc2VjcmV0\n'
-                                                                       '-----END RSA PRIVATE KEY-----\n'), {})
+        not_a_key = '-----BEGIN RSA PRIVATE KEY-----\nc2VjcmV0\n-----END RSA PRIVATE KEY-----\n'
+        resolve_connection(params(client_key=None, client_key_content=not_a_key), {})
     assert exc.value.msg == 'client_key_content is not an RSA private key in PEM format'
 
 

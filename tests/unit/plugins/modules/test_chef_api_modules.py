@@ -1,6 +1,7 @@
 """The Chef API modules replayed against recorded exchanges (chef_api_cases.yml), plus the cases YAML cannot hold."""
 
 import importlib
+import json
 import os
 import time
 
@@ -138,7 +139,7 @@ def test_two_concurrent_adds_both_survive(monkeypatch, run_module):
             # the other play writes its own list (from its stale read) right after our first write
             response_item = None
             if method == 'PUT':
-                store['item'] = dict(_chef_api.json.loads(data.decode()))
+                store['item'] = json.loads(data.decode())
                 response_item = store['item']
                 for patterns in other_writes:
                     store['item'] = {'id': 'php8', 'patterns': patterns}
