@@ -1,9 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: chefops maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Private HTTP(S) client of the Chef Waiter agent's API, and parsers of its answers.
+"""Private HTTP(S) client of the Chef Waiter agent's API, parsers of its answers, and one run followed to its end.
 
-The parsers are pure functions; the client wraps ansible.module_utils.urls.open_url.
+The parsers are pure functions; the client wraps ansible.module_utils.urls.open_url; RunWatch holds what
+chef_waiter_run and chef_waiter_batch_run share, so one run ends the same way in both.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,6 +26,7 @@ from ansible.module_utils.urls import open_url
 
 # Statuses a run never leaves (unknown and abandoned are set when the agent restarted during the run).
 FINAL_STATUSES = ('complete', 'failed', 'unknown', 'abandoned')
+MAX_RUN_LIST_BYTES = 512  # the agent reads one request body of at most 512 bytes
 _INTERVAL_RE = re.compile(r'^\s*(-?\d+)\s+minutes?\s*$')
 # Go's time.Time.String(): "2006-01-02 15:04:05[.fraction] -0700 MST"
 _GO_TIME_RE = re.compile(r'^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.\d+)? ([+-])(\d\d)(\d\d)(?: \S+)?')
@@ -290,3 +292,132 @@ class ChefWaiterClient(object):
 
     def end_maintenance(self):
         return parse_json(self.request('/chef/maintenance/end').body, '/chef/maintenance/end')
+
+
+# One run, from the request that starts it (or its known guid) to its result
+
+def run_list_problem(run_list):
+    """Why a custom run list cannot be sent to an agent, or None."""
+    if run_list is None:
+        return None
+    if not run_list.strip():
+        return "run_list is empty; leave it out to run the node's own run list"
+    size = len(run_list.encode('utf-8'))
+    if size > MAX_RUN_LIST_BYTES:
+        return 'run_list is %d bytes long; the agent accepts at most %d' % (size, MAX_RUN_LIST_BYTES)
+    return None
+
+
+def predict_refusal(client, run_list, force):
+    """The agent's answer to the run request, predicted from its lock and whitelist; None when it would start."""
+    if not (run_list is not None and force) and client.locked():
+        return 'Chefwaiter is locked'
+    if run_list is not None:
+        status = client.app_status()
+        allowed = status.get('whitelisted_payloads') or []
+        # The agent enforces its whitelist only when it is switched on and not empty.
+        if status.get('whitelisting_enabled') and allowed and run_list not in allowed:
+            return "Whitelist does not contain '%s'" % run_list
+    return None
+
+
+def run_fields(guid, details):
+    """The result keys of a run from the agent's JobDetails."""
+    return dict(guid=guid, status=details['status'], exitcode=details.get('exitcode'),
+                custom_run=details.get('custom_run'), custom_run_string=details.get('custom_run_string'),
+                start_time=details.get('starttime'))
+
+
+class RunWatch(object):
+    """One run on one agent. start() or follow(), then poll() until it returns True.
+
+    Afterwards `result` holds the module result of the run (changed, agent_url, guid, status, ...) and `msg` is None
+    when the run completed, else why it did not: the same keys and messages for a single run and for a batch.
+    """
+
+    def __init__(self, client, wait_timeout, log_lines, clock=time.monotonic):
+        self.client = client
+        self.wait_timeout = wait_timeout
+        self.log_lines = log_lines
+        self.clock = clock
+        self.result = dict(changed=False, agent_url=client.base)
+        self.msg = None
+        self.done = False
+        self.deadline = None
+
+    def fail(self, msg, exc=None):
+        """The run ends without a result: msg says why (exc: the failed request)."""
+        if exc is not None:
+            self.result.update(exc.details())
+        self.msg = msg
+        self.done = True
+
+    def check(self, run_list, force):
+        """Check mode: the agent answers and would start the run (changed), or the reason it would refuse it."""
+        try:
+            self.client.healthcheck()
+            refusal = predict_refusal(self.client, run_list, force)
+        except ChefWaiterError as exc:
+            return self.fail(exc.msg, exc)
+        if refusal:
+            return self.fail('the Chef Waiter agent would refuse the run: %s' % refusal)
+        self.result['changed'] = True
+        self.done = True
+
+    def start(self, run_list, force):
+        """Ask for the run; False (and msg set) when the agent refused it or could not be asked."""
+        try:
+            guid, details, dummy = self.client.start_run(run_list, force)
+        except ChefWaiterError as exc:
+            if exc.status in (400, 403):
+                self.fail('the Chef Waiter agent refused the run: %s' % error_text(exc.body), exc)
+            else:
+                self.fail(exc.msg, exc)
+            return False
+        if details is None:
+            self.fail('the Chef Waiter agent accepted the run but reported no details for %s' % guid)
+            return False
+        self.result.update(run_fields(guid, details), changed=True)
+        self.deadline = self.clock() + self.wait_timeout
+        return True
+
+    def follow(self, guid):
+        """Wait for a run started elsewhere (its guid) instead of starting one."""
+        self.result['guid'] = guid
+        self.deadline = self.clock() + self.wait_timeout
+
+    def poll(self):
+        """One status request; at the end (finished, deadline passed, or an error) the result. True when done."""
+        if self.done:
+            return True
+        guid = self.result['guid']
+        try:
+            details, seen_at = self.client.run_status(guid)
+            if details is None:
+                self.fail('the Chef Waiter agent no longer knows run %s' % guid)
+                return True
+            self.result.update(run_fields(guid, details))
+            finished = details['status'] in FINAL_STATUSES
+            if not finished and self.clock() < self.deadline:
+                return False
+            self.result['log_tail'] = log_tail(self.client.run_log(guid) or '', self.log_lines)
+        except ChefWaiterError as exc:
+            self.fail(exc.msg, exc)
+            return True
+        self.done = True
+        tail = '\n'.join(self.result['log_tail'])
+        if not finished:
+            self.msg = ('chef-client run %s did not finish within %d seconds (status %s); last lines of its log:\n%s'
+                        % (guid, self.wait_timeout, details['status'], tail))
+            return True
+        end = seen_at if seen_at is not None else int(time.time())
+        self.result['end_time'] = end
+        if isinstance(self.result.get('start_time'), int):
+            self.result['duration'] = max(0, end - self.result['start_time'])
+        if details['status'] != 'complete':
+            self.msg = ('chef-client run %s %s (exit code %s); last lines of its log:\n%s'
+                        % (guid, details['status'], details.get('exitcode'), tail))
+        return True
+
+    def seconds_to_deadline(self):
+        return self.deadline - self.clock()

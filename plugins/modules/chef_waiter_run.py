@@ -169,39 +169,11 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_waiter_api import (
-    FINAL_STATUSES,
     ChefWaiterClient,
-    ChefWaiterError,
+    RunWatch,
     chef_waiter_argument_spec,
-    error_text,
-    log_tail,
+    run_list_problem,
 )
-
-MAX_RUN_LIST_BYTES = 512  # the agent reads one request body of at most 512 bytes
-
-
-def fail(module, exc, **result):
-    result.update(exc.details())
-    module.fail_json(msg=exc.msg, **result)
-
-
-def predict_refusal(client, run_list, force):
-    """The agent's answer to the run request, predicted from its lock and whitelist; None when it would start."""
-    if not (run_list is not None and force) and client.locked():
-        return 'Chefwaiter is locked'
-    if run_list is not None:
-        status = client.app_status()
-        allowed = status.get('whitelisted_payloads') or []
-        # The agent enforces its whitelist only when it is switched on and not empty.
-        if status.get('whitelisting_enabled') and allowed and run_list not in allowed:
-            return "Whitelist does not contain '%s'" % run_list
-    return None
-
-
-def run_result(guid, details):
-    return dict(guid=guid, status=details['status'], exitcode=details.get('exitcode'),
-                custom_run=details.get('custom_run'), custom_run_string=details.get('custom_run_string'),
-                start_time=details.get('starttime'))
 
 
 def main():
@@ -225,70 +197,19 @@ def main():
     if params['poll_interval'] <= 0:
         module.fail_json(msg='poll_interval must be a positive number of seconds, got %s' % params['poll_interval'])
     run_list = params['run_list']
-    if run_list is not None:
-        if not run_list.strip():
-            module.fail_json(msg="run_list is empty; leave it out to run the node's own run list")
-        if len(run_list.encode('utf-8')) > MAX_RUN_LIST_BYTES:
-            module.fail_json(msg='run_list is %d bytes long; the agent accepts at most %d'
-                                 % (len(run_list.encode('utf-8')), MAX_RUN_LIST_BYTES))
-    client = ChefWaiterClient(params)
-    result = dict(changed=False, agent_url=client.base)
+    problem = run_list_problem(run_list)
+    if problem:
+        module.fail_json(msg=problem)
+    watch = RunWatch(ChefWaiterClient(params), params['wait_timeout'], params['log_lines'])
 
     if module.check_mode:
-        try:
-            client.healthcheck()
-            refusal = predict_refusal(client, run_list, params['force'])
-        except ChefWaiterError as exc:
-            fail(module, exc, **result)
-        if refusal:
-            module.fail_json(msg='the Chef Waiter agent would refuse the run: %s' % refusal, **result)
-        result['changed'] = True
-        module.exit_json(**result)
-
-    try:
-        guid, details, dummy = client.start_run(run_list, params['force'])
-    except ChefWaiterError as exc:
-        if exc.status in (400, 403):
-            module.fail_json(msg='the Chef Waiter agent refused the run: %s' % error_text(exc.body),
-                             **dict(result, **exc.details()))
-        fail(module, exc, **result)
-    if details is None:
-        module.fail_json(msg='the Chef Waiter agent accepted the run but reported no details for %s' % guid,
-                         **result)
-    result.update(run_result(guid, details), changed=True)
-    if not params['wait']:
-        module.exit_json(**result)
-
-    deadline = time.monotonic() + params['wait_timeout']
-    seen_at = None
-    try:
-        while True:
-            details, seen_at = client.run_status(guid)
-            if details is None:
-                module.fail_json(msg='the Chef Waiter agent no longer knows run %s' % guid, **result)
-            result.update(run_result(guid, details))
-            if details['status'] in FINAL_STATUSES:
-                break
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            time.sleep(min(params['poll_interval'], remaining))
-        result['log_tail'] = log_tail(client.run_log(guid) or '', params['log_lines'])
-    except ChefWaiterError as exc:
-        fail(module, exc, **result)
-
-    tail = '\n'.join(result['log_tail'])
-    if details['status'] not in FINAL_STATUSES:
-        module.fail_json(msg='chef-client run %s did not finish within %d seconds (status %s); last lines of its '
-                             'log:\n%s' % (guid, params['wait_timeout'], details['status'], tail), **result)
-    end = seen_at if seen_at is not None else int(time.time())
-    result['end_time'] = end
-    if isinstance(result['start_time'], int):
-        result['duration'] = max(0, end - result['start_time'])
-    if details['status'] != 'complete':
-        module.fail_json(msg='chef-client run %s %s (exit code %s); last lines of its log:\n%s'
-                             % (guid, details['status'], details.get('exitcode'), tail), **result)
-    module.exit_json(**result)
+        watch.check(run_list, params['force'])
+    elif watch.start(run_list, params['force']) and params['wait']:
+        while not watch.poll():
+            time.sleep(max(0, min(params['poll_interval'], watch.seconds_to_deadline())))
+    if watch.msg is not None:
+        module.fail_json(msg=watch.msg, **watch.result)
+    module.exit_json(**watch.result)
 
 
 if __name__ == '__main__':
