@@ -164,8 +164,8 @@ def assess(installed, version, level, bootstrapped, status):
     if status is not None and (status['status'] != 'pong' or status['http_status'] != 200):
         failing = sorted(name for name, value in status['upstreams'].items() if value != 'pong')
         detail = status.get('error') or ', '.join('%s is %s' % (name, status['upstreams'][name]) for name in failing)
-        problems.append('/_status answers %s (HTTP %s)%s' % (status['status'], status['http_status'],
-                                                              ': ' + detail if detail else ''))
+        suffix = ': ' + detail if detail else ''
+        problems.append('/_status answers %s (HTTP %s)%s' % (status['status'], status['http_status'], suffix))
     return problems
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.chefops.chef_ha.plugins.module_utils import _chef_waiter_api as api
 from ansible_collections.chefops.chef_ha.plugins.modules import chef_waiter
-from ansible_collections.chefops.chef_ha.tests.unit.plugins.fixtures.chef_waiter.agent import StandinAgent, free_port
+from ansible_collections.chefops.chef_ha.tests.unit.plugins.fixtures.chef_waiter.agent import free_port
 
 DEFAULT_STATE = dict(locked=False, in_maintenance=False, maintenance_end='1970-01-01 00:00:00 +0000 UTC',
                      periodic_runs=False, interval=30)

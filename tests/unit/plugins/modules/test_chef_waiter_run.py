@@ -6,7 +6,6 @@ import pytest
 
 from ansible_collections.chefops.chef_ha.plugins.modules import chef_waiter, chef_waiter_run
 from ansible_collections.chefops.chef_ha.tests.unit.plugins.fixtures.chef_waiter.agent import (
-    StandinAgent,
     free_port,
     make_certificate,
 )
