@@ -21,6 +21,8 @@ CTL_DIRS = {
 }
 BACKEND_CONFIG = '/etc/chef-backend/chef-backend.rb'
 MASK = '********'
+# What a member that serves is, in leaderl and in PostgreSQL (not waiting_for_leader, offline, unreachable...).
+SERVING_ROLES = ('leader', 'follower')
 
 # The vendor prints English tables; force the C locale so that the parsers see what they expect.
 LOCALE_ENV = {'LC_ALL': 'C', 'LANG': 'C', 'LANGUAGE': 'C'}
@@ -488,8 +490,9 @@ def parse_server_config(text):
 # Health
 
 def assess_health(services, summary, members):
-    """(healthy, problems): all services running, etcd green with all nodes healthy, one leader,
-    PostgreSQL synced == members - 1 and no partially synced member, Elasticsearch green."""
+    """(healthy, problems): all services running, etcd green with all nodes healthy, one leader and none waiting,
+    every member leader or follower in leaderl and in PostgreSQL, PostgreSQL synced == members - 1 and no partially
+    synced member, Elasticsearch green."""
     problems = []
     for name in sorted(services):
         if services[name].get('state') != 'running':
@@ -502,9 +505,18 @@ def assess_health(services, summary, members):
     leaders = summary['leaderl'].get('leader')
     if leaders != 1:
         problems.append('leaderl reports %s leaders (want 1)' % leaders)
+    waiting = summary['leaderl'].get('waiting')
+    if waiting:
+        problems.append('leaderl reports %s member(s) waiting' % waiting)
     if not members:
         problems.append('node is not a member of a cluster')
     else:
+        for member in members:
+            name = member.get('name') or member.get('ip')
+            if member.get('role') not in SERVING_ROLES:
+                problems.append('member %s is %s' % (name, member.get('role')))
+            elif member.get('pg') not in SERVING_ROLES:
+                problems.append('member %s has PostgreSQL %s' % (name, member.get('pg')))
         synced = summary['postgresql'].get('synced')
         if synced != len(members) - 1:
             problems.append('postgresql synced followers %s (want %d)' % (synced, len(members) - 1))

@@ -328,6 +328,25 @@ def test_health_members_more_than_synced():
     assert 'postgresql synced followers 0 (want 1)' in problems
 
 
+def test_health_a_member_that_does_not_serve_is_unhealthy():
+    services = ctl.parse_status(fixture_text('status_2x_healthy.txt'))['services']
+    members = ctl.parse_cluster_status_json(fixture_text('cluster_status_keyed_by_guid.json'))
+    members[1]['role'] = 'waiting_for_leader'
+    members[2]['pg'] = 'offline'
+    healthy, problems = ctl.assess_health(services, ctl.summarize_status(services), members)
+    assert not healthy
+    assert problems == ['member %s is waiting_for_leader' % members[1]['name'],
+                        'member %s has PostgreSQL offline' % members[2]['name']]
+
+
+def test_health_leaderl_waiting_is_unhealthy():
+    services = ctl.parse_status(fixture_text('status_2x_healthy.txt'))['services']
+    summary = ctl.summarize_status(services)
+    summary['leaderl']['waiting'] = 1
+    members = ctl.parse_cluster_status_json(fixture_text('cluster_status_keyed_by_guid.json'))
+    assert ctl.assess_health(services, summary, members) == (False, ['leaderl reports 1 member(s) waiting'])
+
+
 # ---- failed cluster-status ---------------------------------------------------------------------------------------
 
 def test_cluster_status_json_nodes_wrapper_keeps_extra_keys():
