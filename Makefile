@@ -1,4 +1,4 @@
-# The two commands of the README: `make lab` and `make test`. Both install what they need.
+# The two commands of the README: `make lab` and `make test`. Both install what they need. `make bench` measures.
 SHELL := /bin/bash
 VENV  := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
@@ -6,7 +6,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export MOLECULE_NO_LOG := false
 export CHEFOPS_LAB_ROOT := $(CURDIR)
 
-.PHONY: lab lab-down test docs bootstrap lint sanity unit collection lab-standins lab-default lab-othernet
+.PHONY: lab lab-down test bench docs bootstrap lint sanity unit collection lab-standins lab-default lab-othernet
 
 ## Bring up the lab (3 backends, 2 frontends, a load balancer, a managed node, an outsider), run playbooks/site.yml
 ## on it, and say where its cluster stands and how to reach it.
@@ -22,6 +22,13 @@ lab-down:
 ## other-network scenarios.
 test:
 	scripts/test.sh
+
+## The benchmark (not part of `make test`): chef_run.yml over BENCH_AGENTS (200) Chef Waiter stand-ins on loopback
+## with runs of BENCH_RUN_SECONDS (60), batch 100% and BENCH_BATCH (50), sliced, and the playbook before the change.
+## Needs no lab: only the virtualenv.
+bench:
+	scripts/venv.sh
+	$(VENV)/bin/python bench/chef_run_fleet.py
 
 ## The HTML documentation site (antsibull-docs, Sphinx) in .build/docs/build/html.
 docs: bootstrap

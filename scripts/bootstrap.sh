@@ -17,20 +17,8 @@ fi
 
 scripts/start-docker.sh
 
-# The virtualenv, rebuilt only when the pinned requirements change.
-stamp=.venv/.requirements.sha256
-want=$(sha256sum requirements-dev.txt | cut -d' ' -f1)
-if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "creating the virtualenv from requirements-dev.txt"
-  python3 -m venv .venv
-  .venv/bin/pip install -q --upgrade pip >/dev/null
-  .venv/bin/pip install -q -r requirements-dev.txt
-  echo "$want" > "$stamp"
-fi
-
-# The collection, found by ansible as chefops.chef_ha from this checkout.
-mkdir -p .build/collections/ansible_collections/chefops .build/logs
-ln -sfn ../../../.. .build/collections/ansible_collections/chefops/chef_ha
+# The virtualenv (rebuilt only when the pinned requirements change) and the collection found by ansible.
+scripts/venv.sh
 
 image=$(lab/build-image.sh)
 docker tag "$image" chefops-lab:current
