@@ -66,7 +66,7 @@ options:
         type: bool
       guid:
         description:
-          - GUID of a run already started on the agent: wait for it instead of starting one.
+          - GUID of a run already started on the agent. The module waits for that run instead of starting one.
         type: str
   port:
     description:
