@@ -32,11 +32,17 @@ def run_job(tmp_path, playbook, survey_answers):
     (data / "env" / "envvars").write_text(yaml.safe_dump({
         "ANSIBLE_COLLECTIONS_PATH": os.path.join(ROOT, ".build", "collections"), "CHEFOPS_LAB_ROOT": ROOT,
         "ANSIBLE_FORCE_COLOR": "false", "ANSIBLE_LOG_PATH": ""}))
-    # AWX hands the inventory over as one file with the group variables in it
+    # AWX hands the inventory over as one file with the group and host variables in it
     with open(os.path.join(ROOT, "lab", "inventory.yml"), encoding="utf-8") as handle:
         inventory = yaml.safe_load(handle)
     with open(os.path.join(ROOT, "lab", "group_vars", "all.yml"), encoding="utf-8") as handle:
         inventory["all"]["vars"].update(yaml.safe_load(handle))
+    for name in os.listdir(os.path.join(ROOT, "lab", "host_vars")):
+        with open(os.path.join(ROOT, "lab", "host_vars", name), encoding="utf-8") as handle:
+            host_vars = yaml.safe_load(handle)
+        for group in inventory["all"]["children"].values():
+            if name[:-len(".yml")] in group.get("hosts", {}):
+                group["hosts"][name[:-len(".yml")]] = host_vars
     (data / "inventory" / "hosts.yml").write_text(yaml.safe_dump(inventory))
     runner = ansible_runner.run(private_data_dir=str(data), project_dir=ROOT, playbook="playbooks/" + playbook,
                                 inventory=str(data / "inventory" / "hosts.yml"), quiet=True, timeout=1200)
