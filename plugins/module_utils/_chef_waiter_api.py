@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Private HTTP(S) client of the Chef Waiter agent's API, parsers of its answers, and one run followed to its end.
 
-The parsers are pure functions; the client wraps ansible.module_utils.urls.open_url; RunWatch holds what
+The parsers are pure functions; the client sends its requests through its own urllib opener; RunWatch holds what
 chef_waiter_run and chef_waiter_batch_run share, so one run ends the same way in both.
 """
 
@@ -12,6 +12,7 @@ __metaclass__ = type
 
 import json
 import re
+import threading
 import time
 
 from email.utils import mktime_tz, parsedate_tz
@@ -19,10 +20,10 @@ from email.utils import mktime_tz, parsedate_tz
 from http.client import HTTPException
 from urllib.error import HTTPError, URLError
 from urllib.parse import quote
+from urllib.request import HTTPRedirectHandler, HTTPSHandler, Request, build_opener
 
 from ansible.module_utils.common.text.converters import to_native, to_text
-from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
-from ansible.module_utils.urls import open_url
+from ansible.module_utils.urls import make_context
 
 # Statuses a run never leaves (unknown and abandoned are set when the agent restarted during the run).
 FINAL_STATUSES = ('complete', 'failed', 'unknown', 'abandoned')
@@ -186,25 +187,58 @@ def log_tail(text, lines):
     return all_lines if lines < 0 else all_lines[-lines:]
 
 
+class _NoRedirect(HTTPRedirectHandler):
+    """A redirect is an answer like any other (urllib raises it as an HTTPError), never followed."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_CONTEXTS = {}
+_CONTEXTS_LOCK = threading.Lock()
+
+
+def tls_context(ca_path, validate_certs):
+    """ansible's make_context, made once per settings: loading the CA store costs more than a request on a LAN."""
+    key = (ca_path, bool(validate_certs))
+    with _CONTEXTS_LOCK:
+        if key not in _CONTEXTS:
+            _CONTEXTS[key] = make_context(cafile=ca_path, validate_certs=validate_certs)
+        return _CONTEXTS[key]
+
+
 class ChefWaiterClient(object):
-    """Requests to one agent. Every method raises ChefWaiterError on failure."""
+    """Requests to one agent. Every method raises ChefWaiterError on failure.
+
+    Each client has its own urllib opener (ansible's open_url installs one process-wide per request, which threads
+    talking to agents with different TLS settings must not share).
+    """
 
     def __init__(self, params):
         self.base = base_url(params)
         self.validate_certs = params.get('validate_certs', True)
         self.ca_path = params.get('ca_path')
         self.timeout = params.get('timeout') or 10
+        self._opener = None
+
+    def opener(self):
+        if self._opener is None:
+            handlers = [_NoRedirect()]
+            if self.base.lower().startswith('https:'):
+                handlers.append(HTTPSHandler(context=tls_context(self.ca_path, self.validate_certs)))
+            self._opener = build_opener(*handlers)
+        return self._opener
 
     def url(self, path):
         return self.base + path
 
     def request(self, path, method='GET', data=None, ok=(200,)):
         url = self.url(path)
-        headers = {'Content-Type': 'text/plain'} if data is not None else None
+        headers = {'User-Agent': 'ansible-httpget'}
+        if data is not None:
+            headers['Content-Type'] = 'text/plain'
         try:
-            resp = open_url(url, data=data, method=method, headers=headers, timeout=self.timeout,
-                            validate_certs=self.validate_certs, ca_path=self.ca_path, follow_redirects='none',
-                            use_netrc=False)
+            resp = self.opener().open(Request(url, data=data, method=method, headers=headers), timeout=self.timeout)
             status = resp.getcode()
             body = resp.read()
             date = header_epoch(resp.headers.get('Date'))
@@ -218,8 +252,8 @@ class ChefWaiterClient(object):
         except URLError as exc:
             raise ChefWaiterError('cannot reach the Chef Waiter agent at %s: %s' % (url, to_native(exc.reason)),
                                   url=url)
-        except (HTTPException, OSError, ValueError, UrlsConnectionError) as exc:
-            # timeouts and TLS failures are OSErrors; ansible's SSLValidationError is a UrlsConnectionError
+        except (HTTPException, OSError, ValueError) as exc:
+            # timeouts and TLS failures are OSErrors
             raise ChefWaiterError('request to the Chef Waiter agent at %s failed: %s' % (url, to_native(exc)),
                                   url=url)
         body = to_text(body or b'', errors='surrogate_then_replace')
