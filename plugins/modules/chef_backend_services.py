@@ -17,6 +17,11 @@ description:
     and only for those; then waits until they run.
   - A node that has not finished joining a cluster (no C(chef-backend-running.json) next to the configuration) is left
     alone, since its services are started by the create or join.
+  - The services must still run O(settle) seconds later. A former leader that another member replaced while it was
+    down finds its PostgreSQL stopped again by leaderl, which leaves C(/var/opt/chef-backend/leaderl/data/no-start-pgsql);
+    it is then made a follower of the current leader with
+    C(PSQL_INTERNAL_OK=true chef-backend-ctl pgsql-follow LEADER_IP --force-basebackup), as Chef's backend failure
+    recovery says (RV(resynced)).
   - Fails within O(timeout) seconds, naming the services, when one does not come up.
 extends_documentation_fragment:
   - chefops.chef_ha.attributes
@@ -29,6 +34,16 @@ options:
     description: Seconds to wait for the started services to run.
     type: int
     default: 30
+  settle:
+    description: Seconds the started services must keep running before they count as up.
+    type: int
+    default: 5
+  resync:
+    description:
+      - Make a former leader whose PostgreSQL leaderl will not start a follower of the current leader
+        (C(pgsql-follow --force-basebackup)). V(false) fails instead, naming the command to run.
+    type: bool
+    default: true
   config_dir:
     description: Directory of C(chef-backend.rb) and C(chef-backend-running.json).
     type: path
@@ -73,6 +88,11 @@ started:
   type: list
   elements: str
   sample: [leaderl, postgresql]
+resynced:
+  description: The leader this node's PostgreSQL was made to follow with C(pgsql-follow), or null.
+  returned: always
+  type: str
+  sample: 172.31.250.13
 services:
   description: Each service's state after the run (before it, in check mode).
   returned: always
@@ -86,12 +106,19 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import (
+    LOCALE_ENV,
     ChefCtlParseError,
     CtlRunner,
+    find_leader,
+    parse_cluster_status_json,
     parse_status,
 )
 
 RUNNING_JSON = 'chef-backend-running.json'
+# leaderl's sentinel on a deposed leader: PostgreSQL must not come back as a primary.
+NO_START_PGSQL = '/var/opt/chef-backend/leaderl/data/no-start-pgsql'
+# Started in this order, as chef-backend starts them.
+START_ORDER = ('etcd', 'postgresql', 'leaderl', 'elasticsearch')
 
 
 def read_states(runner):
@@ -103,19 +130,67 @@ def read_states(runner):
     return dict((name, info['state']) for name, info in services.items())
 
 
+def wait_running(runner, names, timeout, settle):
+    """Wait until every name runs and still runs `settle` seconds later; returns (states, names still down)."""
+    deadline = time.time() + timeout
+    up_since = None
+    while True:
+        states = read_states(runner)
+        down = [name for name in names if states[name] != 'running']
+        now = time.time()
+        if down:
+            up_since = None
+        elif up_since is None:
+            up_since = now
+        if (not down and now - up_since >= settle) or now >= deadline:
+            return states, down
+        time.sleep(1)
+
+
+def current_leader(runner):
+    rc, out, err, cmd = runner.run('cluster-status', '--json')
+    try:
+        return find_leader(parse_cluster_status_json(out)) if rc == 0 else None
+    except ChefCtlParseError:
+        return None
+
+
+def resync(module, runner, down):
+    """pgsql-follow the current leader; returns its address."""
+    leader = current_leader(runner)
+    if not leader or not leader.get('ip'):
+        module.fail_json(msg='PostgreSQL is held down on this former leader (%s) and no other member leads the '
+                             'cluster to follow; see Chef\'s backend failure recovery (chef-backend-ctl promote or '
+                             'force-leader on the most recent member)' % NO_START_PGSQL, changed=bool(down))
+    if not module.params['resync']:
+        module.fail_json(msg='PostgreSQL is held down on this former leader (%s); make it follow the leader with: '
+                             'PSQL_INTERNAL_OK=true chef-backend-ctl pgsql-follow %s --force-basebackup'
+                             % (NO_START_PGSQL, leader['ip']), changed=bool(down))
+    argv = runner.argv('pgsql-follow', leader['ip'], '--force-basebackup')
+    env = dict(LOCALE_ENV, PSQL_INTERNAL_OK='true')
+    rc, out, err = module.run_command(argv, check_rc=False, environ_update=env)
+    if rc != 0:
+        runner.fail('chef-backend-ctl pgsql-follow %s --force-basebackup failed (exit %d) on this former leader'
+                    % (leader['ip'], rc), rc, out, err, argv)
+    return leader['ip']
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             services=dict(type='list', elements='str'),
             timeout=dict(type='int', default=30),
+            settle=dict(type='int', default=5),
+            resync=dict(type='bool', default=True),
             config_dir=dict(type='path', default='/etc/chef-backend'),
             ctl_path=dict(type='path'),
         ),
         supports_check_mode=True,
     )
     params = module.params
+    result = dict(changed=False, configured=False, started=[], resynced=None, services={})
     if not os.path.exists(os.path.join(params['config_dir'], RUNNING_JSON)):
-        module.exit_json(changed=False, configured=False, started=[], services={})
+        module.exit_json(**result)
 
     runner = CtlRunner(module, 'chef-backend-ctl', params['ctl_path'])
     states = read_states(runner)
@@ -124,28 +199,30 @@ def main():
     if unknown:
         module.fail_json(msg='chef-backend-ctl status lists no service %s; it lists %s'
                              % (', '.join(unknown), ', '.join(sorted(states))))
-    down = [name for name in wanted if states[name] != 'running']
+    order = [name for name in START_ORDER if name in wanted] + [name for name in wanted if name not in START_ORDER]
+    down = [name for name in order if states[name] != 'running']
+    result.update(configured=True, services=states, started=down, changed=bool(down))
     if not down or module.check_mode:
-        module.exit_json(changed=bool(down), configured=True, started=down, services=states)
+        module.exit_json(**result)
 
     for name in down:
+        if name == 'postgresql' and os.path.exists(NO_START_PGSQL):
+            continue  # held down by leaderl: only a resync brings it back
         rc, out, err, cmd = runner.run('start', name)
         if rc != 0:
             runner.fail('chef-backend-ctl start %s failed (exit %d); down were: %s'
                         % (name, rc, ', '.join(down)), rc, out, err, cmd)
-    deadline = time.time() + params['timeout']
-    while True:
-        states = read_states(runner)
-        still = [name for name in down if states[name] != 'running']
-        if not still or time.time() >= deadline:
-            break
-        time.sleep(1)
+    states, still = wait_running(runner, down, params['timeout'], params['settle'])
+    if 'postgresql' in still and os.path.exists(NO_START_PGSQL):
+        result['resynced'] = resync(module, runner, down)
+        states, still = wait_running(runner, down, params['timeout'], params['settle'])
+    result['services'] = states
     if still:
-        module.fail_json(msg='%s did not come up within %d s after chef-backend-ctl start (started: %s); see '
-                             'chef-backend-ctl status and the service logs under /var/log/chef-backend on this node'
-                             % (', '.join(still), params['timeout'], ', '.join(down)),
-                         changed=True, configured=True, started=down, services=states)
-    module.exit_json(changed=True, configured=True, started=down, services=states)
+        result['msg'] = ('%s did not come up within %d s after chef-backend-ctl start (started: %s); see '
+                         'chef-backend-ctl status and the service logs under /var/log/chef-backend on this node'
+                         % (', '.join(still), params['timeout'], ', '.join(down)))
+        module.fail_json(**result)
+    module.exit_json(**result)
 
 
 if __name__ == '__main__':
