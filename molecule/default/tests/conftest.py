@@ -98,7 +98,7 @@ def leaf_strings(value):
 
 
 # Read-only checks first, then the tests that run playbooks and break things on purpose.
-ORDER = ["test_lab", "test_backend_cluster", "test_frontends", "test_chef_waiter", "test_status", "test_awx_runner", "test_firewall", "test_load_balancer", "test_bad_input", "test_faults",
+ORDER = ["test_lab", "test_backend_cluster", "test_frontends", "test_chef_waiter", "test_status", "test_awx_runner", "test_firewall", "test_load_balancer", "test_bad_input", "test_faults", "test_failover",
          "test_add_frontend", "test_upgrade_frontends"]
 
 
