@@ -1,11 +1,15 @@
 """chef_waiter_batch_run against several Chef Waiter stand-ins on loopback at once (and chef-client stand-ins)."""
 
 import re
+import shutil
 
 import pytest
 
 from ansible_collections.chefops.chef_ha.plugins.modules import chef_waiter, chef_waiter_batch_run, chef_waiter_run
-from ansible_collections.chefops.chef_ha.tests.unit.plugins.fixtures.chef_waiter.agent import free_port
+from ansible_collections.chefops.chef_ha.tests.unit.plugins.fixtures.chef_waiter.agent import (
+    free_port,
+    make_certificate,
+)
 
 ALLOWED = 'recipe[app::deploy]'
 GUID = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}')
@@ -190,3 +194,27 @@ def test_names_must_be_unique(run_module, agent):
 def test_an_empty_batch_does_nothing(run_module):
     res = run_module(chef_waiter_batch_run, batch_args([]))
     assert not res.failed and not res['changed'] and res['runs'] == {} and res['failed_agents'] == []
+
+
+@pytest.mark.skipif(shutil.which('openssl') is None, reason='openssl is needed for a self-signed certificate')
+def test_each_agent_keeps_its_own_tls_settings(run_module, agents, tmp_path):
+    cert, key = make_certificate(str(tmp_path))
+    tls = {'enable_tls': True, 'certificate_path': cert, 'key_path': key}
+    trusted = agents('trusted', config=tls)
+    unchecked = agents('unchecked', config=tls)
+    verified = agents('verified', config=tls)
+    plain = agents('plain')
+    res = run_module(chef_waiter_batch_run, batch_args([
+        entry('trusted', trusted, use_tls=True, url='https://localhost:%d' % trusted.port),
+        entry('unchecked', unchecked, use_tls=True, validate_certs=False),
+        entry('verified', verified, use_tls=True, validate_certs=True),
+        entry('plain', plain)], ca_path=None, fail_on_error=False))
+    runs = res['runs']
+    # the verified agent's self-signed certificate is refused before any request reaches it, the others run
+    assert res['failed_agents'] == ['trusted', 'verified']
+    assert 'certificate' in runs['verified']['msg'].lower() and verified.requests() == []
+    assert runs['unchecked']['status'] == 'complete' and runs['plain']['status'] == 'complete'
+    res = run_module(chef_waiter_batch_run, batch_args([
+        entry('trusted', trusted, url='https://localhost:%d' % trusted.port), entry('plain', plain)], ca_path=cert))
+    assert not res.failed and res['runs']['trusted']['status'] == 'complete'
+    assert res['runs']['trusted']['agent_url'] == 'https://localhost:%d' % trusted.port
