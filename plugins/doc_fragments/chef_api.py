@@ -15,7 +15,7 @@ options:
     description:
       - URL of the Chef Infra Server API, with the organization, for example
         V(https://chef.example.com/organizations/acme); without C(/organizations/ORG) for a server that has no
-        organizations (goiardi, Chef Server 11).
+        organizations (Chef Server 11 and servers compatible with it).
       - Falls back to the E(CHEF_SERVER_URL) environment variable, then to C(chef_server_url) in the profile of
         the credentials file (see O(profile)).
       - Must start with C(http://) or C(https://).

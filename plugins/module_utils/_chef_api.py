@@ -437,7 +437,7 @@ def describe_object(path):
 
 
 class ChefAPIClient(object):
-    """Signed requests to one Chef Infra Server (or goiardi). Every method raises ChefAPIError on failure."""
+    """Signed requests to one Chef Infra Server API. Every method raises ChefAPIError on failure."""
 
     def __init__(self, connection, sleep=None):
         self.conn = connection
@@ -510,8 +510,8 @@ class ChefAPIClient(object):
 
     def parse(self, method, full_path, status, body):
         text = to_text(body or b'', errors='surrogate_then_replace')
-        hint = ('; the URL is probably not a Chef Infra Server API endpoint (goiardi has no /organizations/ORG '
-                'paths: use its URL without them)')
+        hint = ('; the URL is probably not a Chef Infra Server API endpoint (a server without organizations has no '
+                '/organizations/ORG paths: use its URL without them)')
         if not text.strip():
             raise ChefAPIError('the Chef server answered %s %s with HTTP %d and an empty body instead of JSON%s'
                                % (method, full_path, status, hint), status=status, method=method, path=full_path)

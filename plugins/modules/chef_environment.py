@@ -18,7 +18,7 @@ description:
   - Pins are merged into the existing ones (O(pin_mode=merge), the way C(knife spork promote) pins one cookbook) or
     replace them all (O(pin_mode=exact)).
   - Names and version constraints are checked with the real server's rules before any request, so a constraint
-    such as C(== 1.0), which goiardi would store and Chef Infra Server refuses, never reaches a server.
+    such as C(== 1.0), which some servers would store and Chef Infra Server refuses, never reaches a server.
   - With O(require_cookbook_versions=true), a new or changed pin is refused unless the server has a version of the
     cookbook that satisfies it, as spork promote refuses to promote a version that was not uploaded.
   - Only the options given are managed; an option left out keeps the server's value. The whole environment is
