@@ -19,3 +19,15 @@ attributes:
     support: N/A
     platforms: posix
 """
+
+    # Modules that only read: nothing to predict and no diff.
+    INFO_MODULE = r"""
+attributes:
+  check_mode:
+    description: Can run in check mode and return a changed status prediction without modifying the target.
+    support: full
+    details: Read-only; does the same in check mode.
+  diff_mode:
+    description: Returns details on what has changed (or would change in check mode) in diff mode.
+    support: none
+"""

@@ -22,6 +22,7 @@ description:
   - Joins must run one node at a time; call this module for the followers from a play with C(serial) set to 1.
 extends_documentation_fragment:
   - chefops.chef_ha.attributes
+  - chefops.chef_ha.ctl.backend
 options:
   role:
     description:
@@ -67,10 +68,6 @@ options:
       - Only with O(role=join).
     type: bool
     default: false
-  ctl_path:
-    description:
-      - Path of C(chef-backend-ctl). By default it is searched in E(PATH) and C(/opt/chef-backend/bin).
-    type: path
 attributes:
   check_mode:
     description: Can run in check mode and return a changed status prediction without modifying the target.

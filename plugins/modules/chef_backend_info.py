@@ -20,19 +20,8 @@ description:
   - Never changes anything.
 extends_documentation_fragment:
   - chefops.chef_ha.attributes
-options:
-  ctl_path:
-    description:
-      - Path of C(chef-backend-ctl). By default it is searched in E(PATH) and C(/opt/chef-backend/bin).
-    type: path
-attributes:
-  check_mode:
-    description: Can run in check mode and return a changed status prediction without modifying the target.
-    support: full
-    details: Read-only; runs the same commands in check mode.
-  diff_mode:
-    description: Returns details on what has changed (or would change in check mode) in diff mode.
-    support: none
+  - chefops.chef_ha.attributes.info_module
+  - chefops.chef_ha.ctl.backend
 notes:
   - Runs C(chef-backend-ctl) with C(LC_ALL=C) as an argument list, never through a shell.
 seealso:

@@ -34,12 +34,9 @@ options:
       - Permissions of O(dest). The file holds the PostgreSQL superuser password.
     type: raw
     default: '0640'
-  ctl_path:
-    description:
-      - Path of C(chef-backend-ctl). By default it is searched in E(PATH) and C(/opt/chef-backend/bin).
-    type: path
 extends_documentation_fragment:
   - chefops.chef_ha.attributes
+  - chefops.chef_ha.ctl.backend
   - ansible.builtin.files
 attributes:
   check_mode:

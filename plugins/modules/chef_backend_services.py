@@ -25,6 +25,7 @@ description:
   - Fails within O(timeout) seconds, naming the services, when one does not come up.
 extends_documentation_fragment:
   - chefops.chef_ha.attributes
+  - chefops.chef_ha.ctl.backend
 options:
   services:
     description: The services to keep running; by default every service C(status) lists.
@@ -48,10 +49,6 @@ options:
     description: Directory of C(chef-backend.rb) and C(chef-backend-running.json).
     type: path
     default: /etc/chef-backend
-  ctl_path:
-    description:
-      - Path of C(chef-backend-ctl). By default it is searched in E(PATH) and C(/opt/chef-backend/bin).
-    type: path
 attributes:
   check_mode:
     description: Can run in check mode and return a changed status prediction without modifying the target.

@@ -22,6 +22,7 @@ description:
     asynchronously); nodes looked up by name are always current.
 extends_documentation_fragment:
   - chefops.chef_ha.attributes
+  - chefops.chef_ha.attributes.info_module
   - chefops.chef_ha.chef_api
 options:
   names:
@@ -34,14 +35,6 @@ options:
     description:
       - A search query on the node index, for example V(chef_environment:testing) or V(role:web).
     type: str
-attributes:
-  check_mode:
-    description: Can run in check mode and return a changed status prediction without modifying the target.
-    support: full
-    details: The module only reads.
-  diff_mode:
-    description: Returns details on what has changed (or would change) in diff mode.
-    support: none
 seealso:
   - module: chefops.chef_ha.chef_allowlist
   - module: chefops.chef_ha.chef_node_environment

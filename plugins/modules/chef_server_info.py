@@ -20,11 +20,9 @@ description:
   - Never changes anything.
 extends_documentation_fragment:
   - chefops.chef_ha.attributes
+  - chefops.chef_ha.attributes.info_module
+  - chefops.chef_ha.ctl.server
 options:
-  ctl_path:
-    description:
-      - Path of C(chef-server-ctl). By default it is searched in E(PATH) and C(/opt/opscode/bin).
-    type: path
   status_url:
     description:
       - URL of the frontend's C(/_status) endpoint; empty skips the request.
@@ -40,14 +38,6 @@ options:
     description: Seconds to wait for O(status_url).
     type: int
     default: 10
-attributes:
-  check_mode:
-    description: Can run in check mode and return a changed status prediction without modifying the target.
-    support: full
-    details: Read-only; does the same in check mode.
-  diff_mode:
-    description: Returns details on what has changed (or would change in check mode) in diff mode.
-    support: none
 notes:
   - Runs C(chef-server-ctl) with C(LC_ALL=C) as an argument list, never through a shell.
 seealso:

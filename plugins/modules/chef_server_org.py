@@ -24,6 +24,7 @@ description:
   - Organizations live in the cluster database, so on an HA cluster run this module on one frontend only.
 extends_documentation_fragment:
   - chefops.chef_ha.attributes
+  - chefops.chef_ha.ctl.server
 options:
   name:
     description:
@@ -46,10 +47,6 @@ options:
       - An existing file at this path is replaced when the organization is created.
     type: path
     required: true
-  ctl_path:
-    description:
-      - Path of C(chef-server-ctl). By default it is searched in E(PATH) and C(/opt/opscode/bin).
-    type: path
 attributes:
   check_mode:
     description: Can run in check mode and return a changed status prediction without modifying the target.

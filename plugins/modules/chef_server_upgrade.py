@@ -27,6 +27,7 @@ description:
     frontends, then upgrade them.
 extends_documentation_fragment:
   - chefops.chef_ha.attributes
+  - chefops.chef_ha.ctl.server
 options:
   version:
     description:
@@ -52,10 +53,6 @@ options:
         stopped.
     type: bool
     default: false
-  ctl_path:
-    description:
-      - Path of C(chef-server-ctl). By default it is searched in E(PATH) and C(/opt/opscode/bin).
-    type: path
 attributes:
   check_mode:
     description: Can run in check mode and return a changed status prediction without modifying the target.

@@ -19,15 +19,8 @@ description:
   - Never changes anything.
 extends_documentation_fragment:
   - chefops.chef_ha.attributes
+  - chefops.chef_ha.attributes.info_module
   - chefops.chef_ha.chef_waiter
-attributes:
-  check_mode:
-    description: Can run in check mode and return a changed status prediction without modifying the target.
-    support: full
-    details: Read-only; does the same in check mode.
-  diff_mode:
-    description: Returns details on what has changed (or would change in check mode) in diff mode.
-    support: none
 notes:
   - The module talks HTTP(S) to the agent; run it on the controller (C(delegate_to=localhost)) or on the node itself.
   - The agent refreshes C(locked) and C(last_run_id) in its C(/status) every 10 seconds; RV(locked) and RV(last_run)
