@@ -114,8 +114,9 @@ leader:
   sample: {name: be1, ip: 172.31.250.11}
 healthy:
   description:
-    - True when every service runs, etcd is green with all nodes healthy, leaderl has exactly one leader,
-      PostgreSQL reports members-1 synced followers and no member is partially synced, and Elasticsearch is green.
+    - True when every service runs, etcd is green with all nodes healthy, leaderl has exactly one leader and none
+      waiting, every member is leader or follower in leaderl and in PostgreSQL, PostgreSQL reports members-1 synced
+      followers and no member is partially synced, and Elasticsearch is green.
   returned: always
   type: bool
 problems:
