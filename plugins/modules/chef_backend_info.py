@@ -17,7 +17,18 @@ description:
     structured facts, with one RV(healthy) verdict usable as a health gate.
   - Reads both status table layouts (1.x with four services; 2.x with the C(epmd) row and the C(System) table).
   - A node that is not in a cluster is reported with RV(in_cluster=false), not as a failure.
+  - Reads this node's C(publish_address) in O(config_file) to return its own member entry as RV(member), and the
+    build version of the installed package from C(/opt/chef-backend/version-manifest.json) as RV(version).
   - Never changes anything.
+options:
+  config_file:
+    description: The node's C(chef-backend.rb), read for its C(publish_address).
+    type: path
+    default: /etc/chef-backend/chef-backend.rb
+  manifest_file:
+    description: The installed package's omnibus version manifest.
+    type: path
+    default: /opt/chef-backend/version-manifest.json
 extends_documentation_fragment:
   - chefops.chef_ha.attributes
   - chefops.chef_ha.attributes.info_module
@@ -107,6 +118,17 @@ members:
   sample:
     - {name: be1, ip: 172.31.250.11, guid: dc0c6ea77a751f94037cd950e8451fa3, role: leader, pg: leader,
        es: not_master, partially_synced: false}
+member:
+  description: This node's own entry of RV(members) (matched by the C(publish_address) of O(config_file)), or null.
+  returned: always
+  type: dict
+  sample: {name: be2, ip: 172.31.250.12, guid: 5b6f0c1e2d3a4b5c6d7e8f9012345678, role: follower, pg: follower,
+           es: not_master, partially_synced: false}
+version:
+  description: The C(build_version) of the installed chef-backend package, or null when its manifest is unreadable.
+  returned: always
+  type: str
+  sample: 2.3.19
 leader:
   description: Name and IP address of the leader, or null.
   returned: always
@@ -127,22 +149,45 @@ problems:
   sample: ["service postgresql is down", "leaderl reports 0 leaders (want 1)"]
 """
 
+import json
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import (
     ChefCtlParseError,
     CtlRunner,
     assess_health,
     cluster_status_failure,
+    backend_rb_setting,
     find_leader,
+    find_member,
     parse_cluster_status_json,
     parse_status,
     summarize_status,
 )
 
 
+def read_file(path):
+    try:
+        with open(path, 'r') as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return None
+
+
+def installed_version(path):
+    try:
+        return str(json.loads(read_file(path) or '')['build_version'])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def main():
     module = AnsibleModule(
-        argument_spec=dict(ctl_path=dict(type='path')),
+        argument_spec=dict(
+            ctl_path=dict(type='path'),
+            config_file=dict(type='path', default='/etc/chef-backend/chef-backend.rb'),
+            manifest_file=dict(type='path', default='/opt/chef-backend/version-manifest.json'),
+        ),
         supports_check_mode=True,
     )
     runner = CtlRunner(module, 'chef-backend-ctl', module.params['ctl_path'])
@@ -168,6 +213,8 @@ def main():
             runner.fail('cannot read chef-backend-ctl cluster-status --json: %s' % exc, rc, out, err, cmd)
 
     leader = find_leader(members)
+    address = backend_rb_setting(read_file(module.params['config_file']), 'publish_address')
+    member = find_member(members, address=address) if address else None
     healthy, problems = assess_health(status['services'], summary, members)
     result = dict(
         changed=False,
@@ -176,6 +223,8 @@ def main():
         in_cluster=in_cluster,
         cluster_error=cluster_error,
         members=members,
+        member=member,
+        version=installed_version(module.params['manifest_file']),
         leader=dict(name=leader.get('name'), ip=leader.get('ip')) if leader else None,
         healthy=healthy,
         problems=problems,

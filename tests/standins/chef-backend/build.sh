@@ -1,15 +1,15 @@
 #!/bin/sh
-# Build chef-backend_2.3.19-1_all.deb into OUTDIR from the files in this directory.
+# Build chef-backend_2.3.19-1_all.deb and chef-backend_2.3.20-1_all.deb (the same files; the version is what
+# differs, so the lab has a newer package of the same major for upgrade_backends.yml) into OUTDIR.
 set -eu
 OUTDIR=${1:?usage: build.sh OUTDIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
-VERSION=2.3.19
+for VERSION in 2.3.19 2.3.20; do
 STAGE=$(mktemp -d)
-trap 'rm -rf "$STAGE"' EXIT
 cp -a "$HERE/src/." "$STAGE/"
 find "$STAGE" -name '__pycache__' -prune -exec rm -rf {} +
 mkdir -p "$STAGE/DEBIAN"
-cp "$HERE/debian/control" "$STAGE/DEBIAN/control"
+sed "s/^Version: .*/Version: ${VERSION}-1/" "$HERE/debian/control" > "$STAGE/DEBIAN/control"
 for f in postinst prerm postrm; do
     install -m 0755 "$HERE/debian/$f" "$STAGE/DEBIAN/$f"
 done
@@ -36,3 +36,5 @@ chmod 0755 "$STAGE/opt/chef-backend/bin/chef-backend-ctl"
 mkdir -p "$OUTDIR"
 dpkg-deb --build --root-owner-group "$STAGE" "$OUTDIR/chef-backend_${VERSION}-1_all.deb" >/dev/null
 echo "$OUTDIR/chef-backend_${VERSION}-1_all.deb"
+rm -rf "$STAGE"
+done

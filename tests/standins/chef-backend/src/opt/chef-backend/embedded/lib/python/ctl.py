@@ -9,6 +9,7 @@ import secrets as rnd
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 
@@ -18,7 +19,19 @@ from cbcommon import CtlError  # noqa: E402
 
 EXE = "chef-backend-ctl"
 INVOCATION_LOG = "/var/log/chef-backend-ctl.invocations.jsonl"
-VERSION = "2.3.19"
+BACKUP_DIR = "/var/opt/chef-backup"
+MANIFEST = "/opt/chef-backend/version-manifest.json"
+
+
+def installed_version():
+    """The build version of the installed package (its omnibus manifest)."""
+    try:
+        with open(MANIFEST) as f:
+            return json.load(f)["build_version"]
+    except (OSError, ValueError, KeyError):
+        return "unknown"
+
+
 ETCD_SETTLE_SECONDS = 7
 OPTS = {"quiet": False, "verbose": False}
 
@@ -435,7 +448,7 @@ def write_running_json(cfg, node=None):
     if node:
         attrs["guid"] = node["guid"]
         attrs.setdefault("publish_address", node["ip"])
-    attrs["version"] = VERSION
+    attrs["version"] = installed_version()
     data = {"chef-backend": attrs, "run_list": ["recipe[chef-backend::default]"],
             "runit": {"sv_dir": "/opt/chef-backend/sv", "service_dir": "/opt/chef-backend/service"}}
     cb.write_json(cb.RUNNING_JSON, data, 0o640, "root", cb.PG_OS_USER)
@@ -1341,7 +1354,7 @@ def cmd_upgrade(args):
         systemctl("start", "--no-block", unit(s), check=False)
     wait_for(lambda: all(service_info(s)["running"] for s in cb.START_ORDER), 60)
     write_running_json(cb.load_config(), node)
-    say("Chef Backend upgraded to %s" % VERSION)
+    say("Chef Backend upgraded to %s" % installed_version())
     return 0
 
 
@@ -1353,17 +1366,29 @@ def cmd_backup(args):
     leader = _leader(cluster_etcd(node))
     if leader and leader["guid"] == node["guid"] and not opts.get("force"):
         raise CtlError("This node is the leader; run backup on a follower or pass --force.", 1)
-    confirm(args, "This will stop the services on this node while the backup is taken.")
+    confirm(args, "This will take a backup of this node's data and configuration.")
+    if not pg_ready():
+        raise CtlError("PostgreSQL is not running on this node; start it (chef-backend-ctl start) and retry.", 1)
     stamp = datetime.datetime.utcnow().strftime("%Y-%m-%d-%H-%M-%S")
-    os.makedirs("/var/opt/chef-backup", exist_ok=True)
-    target = "/var/opt/chef-backup/chef-backend-backup-%s.tgz" % stamp
-    for s in reversed(cb.START_ORDER):
-        systemctl("stop", unit(s), check=False)
+    os.makedirs(BACKUP_DIR, exist_ok=True)
+    os.chmod(BACKUP_DIR, 0o700)
+    target = "%s/chef-backend-backup-%s.tgz" % (BACKUP_DIR, stamp)
+    staging = tempfile.mkdtemp(prefix="chef-backend-backup-", dir=BACKUP_DIR)
     try:
-        run(["tar", "-czf", target, "-C", "/", "etc/chef-backend", cb.PG_DATA.lstrip("/"), cb.ETCD_DIR.lstrip("/")])
+        progress("Dumping PostgreSQL")
+        dump = as_pg([cb.PG_BIN + "/pg_dumpall", "-h", cb.PG_RUN, "-U", cb.PG_SUPERUSER, "--clean", "--if-exists"])
+        os.makedirs(staging + "/postgresql")
+        with open(staging + "/postgresql/pg_dumpall.sql", "w") as f:
+            f.write(dump.stdout)
+        shutil.copytree(cb.ETC_DIR, staging + "/etc/chef-backend")
+        with open(staging + "/backup.json", "w") as f:
+            json.dump({"node": node["name"], "version": installed_version(), "created": stamp}, f)
+        run(["tar", "-czf", target + ".part", "-C", staging, "backup.json", "postgresql", "etc"])
+        os.rename(target + ".part", target)
     finally:
-        for s in cb.START_ORDER:
-            systemctl("start", "--no-block", unit(s), check=False)
+        shutil.rmtree(staging, ignore_errors=True)
+        if os.path.exists(target + ".part"):
+            os.unlink(target + ".part")
     progress("Backup written to %s" % target)
     return 0
 
