@@ -1,6 +1,7 @@
 """Helpers for the main scenario's tests: lab hosts, the stand-ins' invocation logs, playbook runs."""
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -81,6 +82,34 @@ def run_playbook(playbook, *args, inventory=None):
                           timeout=1200, check=False)
 
 
+def leaders():
+    """The backends whose leaderl answers /leader with 200, asked from each backend itself."""
+    return [name for name, address in BACKENDS.items()
+            if lab_host(name).run("curl -s -o /dev/null -w '%%{http_code}' http://%s:7331/leader" % address).stdout
+            == "200"]
+
+
+def backend_info():
+    """chefops.chef_ha.chef_backend_info on every backend, as ansible runs it."""
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", ANSIBLE_LOAD_CALLBACK_PLUGINS="false")
+    env.pop("ANSIBLE_LOG_PATH", None)
+    out = subprocess.run(["ansible", "-i", os.path.join(ROOT, "lab", "inventory.yml"), "chef_backends", "-o",
+                          "-m", "chefops.chef_ha.chef_backend_info"], env=env, cwd=ROOT, capture_output=True,
+                         text=True, timeout=300, check=False).stdout
+    results = {}
+    for line in out.splitlines():
+        match = re.match(r"^(\S+) \| \w+ => (\{.*\})$", line)
+        if match:
+            results[match.group(1)] = json.loads(match.group(2))
+    assert set(results) == set(BACKENDS), out[-2000:]
+    return results
+
+
+def recap(output):
+    return {host: int(changed) for host, changed in
+            re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0", output, re.M)}
+
+
 @pytest.fixture(scope="session")
 def backend_secrets():
     return json.loads(lab_host("be1").file("/etc/chef-backend/chef-backend-secrets.json").content_string)
@@ -99,7 +128,7 @@ def leaf_strings(value):
 
 # Read-only checks first, then the tests that run playbooks and break things on purpose.
 ORDER = ["test_lab", "test_backend_cluster", "test_frontends", "test_chef_waiter", "test_status", "test_awx_runner", "test_firewall", "test_load_balancer", "test_bad_input", "test_faults", "test_failover",
-         "test_add_frontend", "test_upgrade_frontends"]
+         "test_add_frontend", "test_upgrade_frontends", "test_backend_lifecycle"]
 
 
 def pytest_collection_modifyitems(items):

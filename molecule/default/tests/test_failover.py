@@ -1,40 +1,9 @@
 """A failover: the leader's leaderl and PostgreSQL stop, a follower takes over, the frontends keep answering, and
 site.yml brings the old leader back as a follower by starting what is down, reconfiguring nothing."""
-import json
-import os
 import re
-import subprocess
 import time
 
-from conftest import BACKENDS, FRONTENDS, ROOT, lab_host, subcommand_calls, run_playbook
-
-
-def leaders():
-    """The backends whose leaderl answers /leader with 200, asked from each backend itself."""
-    return [name for name, address in BACKENDS.items()
-            if lab_host(name).run("curl -s -o /dev/null -w '%%{http_code}' http://%s:7331/leader" % address).stdout
-            == "200"]
-
-
-def backend_info():
-    """chefops.chef_ha.chef_backend_info on every backend, as ansible runs it."""
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", ANSIBLE_LOAD_CALLBACK_PLUGINS="false")
-    env.pop("ANSIBLE_LOG_PATH", None)
-    out = subprocess.run(["ansible", "-i", os.path.join(ROOT, "lab", "inventory.yml"), "chef_backends", "-o",
-                          "-m", "chefops.chef_ha.chef_backend_info"], env=env, cwd=ROOT, capture_output=True,
-                         text=True, timeout=300, check=False).stdout
-    results = {}
-    for line in out.splitlines():
-        match = re.match(r"^(\S+) \| \w+ => (\{.*\})$", line)
-        if match:
-            results[match.group(1)] = json.loads(match.group(2))
-    assert set(results) == set(BACKENDS), out[-2000:]
-    return results
-
-
-def recap(output):
-    return {host: int(changed) for host, changed in
-            re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0", output, re.M)}
+from conftest import BACKENDS, FRONTENDS, backend_info, lab_host, leaders, recap, run_playbook, subcommand_calls
 
 
 def test_failover_then_site_brings_the_old_leader_back_as_a_follower():

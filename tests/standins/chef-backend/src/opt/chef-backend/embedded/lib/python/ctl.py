@@ -1505,17 +1505,18 @@ def dispatch(argv):
     return handler(rest)
 
 
-def log_invocation(argv, rc):
+def log_invocation(argv, rc, started):
     try:
         with open(INVOCATION_LOG, "a") as fh:
             fh.write(json.dumps({"time": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-                                 "argv": argv, "rc": rc}) + "\n")
+                                 "started": started, "argv": argv, "rc": rc}) + "\n")
     except OSError:
         pass
 
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
+    started = datetime.datetime.now(datetime.timezone.utc).isoformat()
     rc = 1
     try:
         rc = dispatch(argv)
@@ -1530,7 +1531,7 @@ def main(argv=None):
         err("An error occurred during this operation: %s: %s" % (type(exc).__name__, exc))
         rc = 1
     finally:
-        log_invocation(argv, rc)
+        log_invocation(argv, rc, started)
     return rc
 
 
