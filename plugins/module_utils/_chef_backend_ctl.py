@@ -19,7 +19,6 @@ CTL_DIRS = {
     'chef-backend-ctl': ['/opt/chef-backend/bin'],
     'chef-server-ctl': ['/opt/opscode/bin'],
 }
-BACKEND_CONFIG = '/etc/chef-backend/chef-backend.rb'
 MASK = '********'
 # What a member that serves is, in leaderl and in PostgreSQL (not waiting_for_leader, offline, unreachable...).
 SERVING_ROLES = ('leader', 'follower')
@@ -202,82 +201,10 @@ def summarize_status(services):
     return summary
 
 
-_SIMPLE_RE = re.compile(r'^(?P<state>run|down|finish|warning|fail)\s*:\s*(?P<name>[^:]+):\s*(?P<rest>.*)$')
-_PID_RE = re.compile(r'\(pid (\d+)\)')
-_SECONDS_RE = re.compile(r'(\d+)s\b')
-
-
-def _parse_simple_part(part):
-    match = _SIMPLE_RE.match(part.strip())
-    if not match:
-        raise ChefCtlParseError('unexpected status --simple entry %r' % part)
-    rest = match.group('rest')
-    pid = _PID_RE.search(rest)
-    seconds = _SECONDS_RE.search(_PID_RE.sub('', rest))
-    return match.group('name').strip(), {
-        'state': match.group('state'),
-        'pid': int(pid.group(1)) if pid else None,
-        'seconds': int(seconds.group(1)) if seconds else None,
-        'normally_up': 'normally up' in rest,
-        'normally_down': 'normally down' in rest,
-    }
-
-
-def parse_status_simple(text):
-    """Parse runit-style `status --simple` lines -> {service: {state, pid, seconds, normally_up, log}}."""
-    services = {}
-    for raw in (text or '').splitlines():
-        if not raw.strip():
-            continue
-        parts = raw.split(';')
-        name, entry = _parse_simple_part(parts[0])
-        entry['log'] = None
-        for part in parts[1:]:
-            if part.strip():
-                log_name, log_entry = _parse_simple_part(part)
-                if log_name == 'log':
-                    entry['log'] = log_entry
-        services[name] = entry
-    if not services:
-        raise ChefCtlParseError('no service lines in status --simple output')
-    return services
-
-
 # ---------------------------------------------------------------------------------------------------------------
-# chef-backend-ctl cluster-status (table and --json)
+# chef-backend-ctl cluster-status --json
 
 _GUID_RE = re.compile(r'^[0-9a-fA-F]{16,64}$')
-_TABLE_KEYS = {'name': 'name', 'ip': 'ip', 'guid': 'guid', 'role': 'role', 'pg': 'pg', 'es': 'es'}
-
-
-def parse_cluster_status(text):
-    """Parse the `cluster-status` table -> list of {name, ip, guid, role, pg, es}."""
-    lines = [line.rstrip() for line in (text or '').splitlines() if line.strip()]
-    if not lines:
-        raise ChefCtlParseError('empty cluster-status output')
-    header = lines[0].split()
-    keys = [_TABLE_KEYS.get(cell.lower()) for cell in header]
-    if not header or keys[0] != 'name' or None in keys:
-        raise ChefCtlParseError('cluster-status output does not start with the Name/IP/GUID/Role header: %r'
-                                % lines[0])
-    starts = []
-    pos = 0
-    for cell in header:
-        starts.append(lines[0].index(cell, pos))
-        pos = starts[-1] + len(cell)
-    members = []
-    for line in lines[1:]:
-        cells = line.split()
-        if len(cells) != len(keys):
-            # values with spaces (for example `leader ineligible`): cut at the header's column starts
-            cells = [line[start:(starts[idx + 1] if idx + 1 < len(starts) else None)].strip()
-                     for idx, start in enumerate(starts)]
-            if not all(cells):
-                raise ChefCtlParseError('unexpected cluster-status row %r' % line)
-        members.append(_normalize_member(dict(zip(keys, cells))))
-    return members
-
-
 _ALIASES = ('node_name', 'hostname', 'id', 'node_id', 'ip_address', 'publish_address', 'address', 'postgresql',
             'postgres', 'elasticsearch')
 

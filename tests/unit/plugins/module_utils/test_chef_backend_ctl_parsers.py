@@ -91,56 +91,6 @@ def test_parse_duration_rejects_other_formats():
         ctl.parse_duration('106983s')
 
 
-# ---- status --simple ---------------------------------------------------------------------------------------------
-
-def test_status_simple_verbatim_sample():
-    services = ctl.parse_status_simple(fixture_text('status_simple.txt'))
-    assert sorted(services) == ['elasticsearch', 'etcd', 'leaderl', 'postgresql']
-    assert services['etcd']['state'] == 'run'
-    assert services['etcd']['pid'] == 6742
-    assert services['etcd']['seconds'] == 106981
-    assert services['etcd']['log'] == {'state': 'run', 'pid': 6630, 'seconds': 106984, 'normally_up': False,
-                                       'normally_down': False}
-
-
-def test_status_simple_down_service():
-    etcd = ctl.parse_status_simple(fixture_text('status_simple_down.txt'))['etcd']
-    assert etcd['state'] == 'down'
-    assert etcd['pid'] is None
-    assert etcd['seconds'] == 393
-    assert etcd['normally_up'] is True
-
-
-@pytest.mark.parametrize('text', ['', 'I don\'t know that command.\n', fixture_text('status_1x_healthy.txt')])
-def test_status_simple_garbled_raises(text):
-    with pytest.raises(ctl.ChefCtlParseError):
-        ctl.parse_status_simple(text)
-
-
-# ---- cluster-status table ----------------------------------------------------------------------------------------
-
-def test_cluster_status_table_verbatim_sample():
-    members = ctl.parse_cluster_status(fixture_text('cluster_status.txt'))
-    assert [m['name'] for m in members] == ['backend-1', 'backend-2', 'backend-3']
-    assert members[0] == {'name': 'backend-1', 'ip': '192.168.33.215', 'guid': 'dc0c6ea77a751f94037cd950e8451fa3',
-                          'role': 'leader', 'pg': 'leader', 'es': 'not_master', 'partially_synced': None}
-    assert members[2]['es'] == 'master'
-    assert ctl.find_leader(members)['guid'] == 'dc0c6ea77a751f94037cd950e8451fa3'
-
-
-def test_cluster_status_table_value_with_space():
-    members = ctl.parse_cluster_status(fixture_text('cluster_status_ineligible.txt'))
-    assert members[1]['role'] == 'leader ineligible'
-    assert members[1]['pg'] == 'follower'
-    assert members[1]['es'] == 'not_master'
-
-
-@pytest.mark.parametrize('text', ['', 'error: node not configured\n', 'Name  IP\nbe1\n'])
-def test_cluster_status_table_garbled_raises(text):
-    with pytest.raises(ctl.ChefCtlParseError):
-        ctl.parse_cluster_status(text)
-
-
 # ---- cluster-status --json ---------------------------------------------------------------------------------------
 
 def test_cluster_status_json_list():
@@ -148,6 +98,7 @@ def test_cluster_status_json_list():
     assert len(members) == 3
     assert members[1] == {'name': 'be2', 'ip': '172.31.250.12', 'guid': '008782c59d3628b6bb7f43556ac0c66c',
                           'role': 'follower', 'pg': 'follower', 'es': 'not_master', 'partially_synced': False}
+    assert ctl.find_leader(members)['guid'] == 'dc0c6ea77a751f94037cd950e8451fa3'
 
 
 def test_cluster_status_json_keyed_by_name_with_alternate_keys():
