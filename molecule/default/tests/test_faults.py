@@ -2,6 +2,7 @@
 named and nothing is undone."""
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -90,6 +91,9 @@ def test_a_follower_whose_service_does_not_come_up_fails_the_run_naming_it_and_u
         assert result.returncode != 0
         failure = result.stdout.split("fatal: [be3]", 1)[1][:3000]
         assert "chef-backend-ctl start postgresql failed" in failure, failure
+        # the message names the member, what is down, and the playbook for a host that cannot be repaired
+        assert re.search(r"Backend be3: chef-backend-ctl start postgresql failed .*replace_backend\.yml -e "
+                         r"chef_ha_replace=be3", " ".join(result.stdout.split())), result.stdout[-3000:]
         # it fails at once, before any join or health gate waits for be3
         assert "Wait until the cluster is healthy" not in result.stdout
         assert "Steps 2 and 3" not in result.stdout
