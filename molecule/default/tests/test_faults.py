@@ -6,7 +6,7 @@ import re
 import subprocess
 import time
 
-from conftest import BACKENDS, ROOT, lab_host, run_playbook, subcommand_calls
+from conftest import BACKENDS, ROOT, lab_host, leaders, run_playbook, subcommand_calls
 
 
 def cluster_nodes(name="be1"):
@@ -102,4 +102,23 @@ def test_a_follower_whose_service_does_not_come_up_fails_the_run_naming_it_and_u
         assert sorted(node["ip"] for node in cluster_nodes()) == sorted(BACKENDS.values())
     finally:
         be3.check_output("systemctl unmask chef-backend-postgresql && chef-backend-ctl start")
+    wait_healthy()
+
+
+def test_an_unreachable_member_fails_the_run_at_once_naming_it_and_the_repair():
+    follower = sorted(name for name in BACKENDS if name not in leaders())[0]
+    before = {name: mutating_calls(name) for name in BACKENDS if name != follower}
+    started = time.time()
+    subprocess.check_call(["docker", "pause", follower])
+    try:
+        result = run_playbook("site.yml")
+    finally:
+        subprocess.check_call(["docker", "unpause", follower])
+    elapsed = time.time() - started
+    assert result.returncode != 0
+    assert elapsed < 60, elapsed
+    assert re.search(r"Unreachable: %s\. Nothing was changed\..*run replace_backend\.yml -e chef_ha_replace=%s"
+                     % (follower, follower), " ".join(result.stdout.split())), result.stdout[-3000:]
+    assert "PLAY [Preflight" not in result.stdout
+    assert {name: mutating_calls(name) for name in BACKENDS if name != follower} == before
     wait_healthy()
