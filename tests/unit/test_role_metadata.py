@@ -103,12 +103,10 @@ def _walk(node):
     if isinstance(node, dict):
         yield node
         for value in node.values():
-            for found in _walk(value):
-                yield found
+            yield from _walk(value)
     elif isinstance(node, list):
         for value in node:
-            for found in _walk(value):
-                yield found
+            yield from _walk(value)
 
 
 def collections_used_in_yaml(data):
