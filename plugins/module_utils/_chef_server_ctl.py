@@ -15,6 +15,7 @@ import re
 import shutil
 import tempfile
 
+from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import write_file
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import (
     LOCALE_ENV,
     MASK,
@@ -108,8 +109,8 @@ def run_env(module, argv, extra_env=None):
 class PrivateKeyDrop:
     """A private (0700) directory next to a key's destination for the ctl to write the key into.
 
-    The directory lives beside the destination so that the final rename stays on one file system; the key is set
-    to 0600 before it is moved, so it is never readable by anyone else, whatever mode the ctl gave it.
+    The directory lives beside the destination, on its file system; the key is placed with the atomic file writer,
+    0600 before it gets its name, so it is never readable by anyone else, whatever mode the ctl gave it.
     """
 
     def __init__(self, dest):
@@ -123,7 +124,8 @@ class PrivateKeyDrop:
 
     def install(self):
         os.chmod(self.path, 0o600)
-        os.rename(self.path, self.dest)
+        with open(self.path, 'rb') as handle:
+            write_file(self.dest, handle.read(), mode=0o600)
 
     def cleanup(self):
         shutil.rmtree(self.directory, ignore_errors=True)

@@ -50,6 +50,10 @@ attributes:
   safe_file_operations:
     description: Uses Ansible's atomic file operations to ensure proper permissions and avoid data corruption.
     support: full
+    details:
+      - The content goes to a temporary file in the directory of O(dest) that gets O(mode), O(owner) and O(group) and
+        is flushed to disk before it is renamed over O(dest); a symbolic O(mode) and the SELinux attributes are set
+        after the rename, while the file is still 0600 (a new file) or keeps its old mode.
 notes:
   - RV(content) is sensitive. The module registers the superuser password as a no_log value, so Ansible prints it
     as C(********) in RV(content) and everywhere else in the result; use O(dest) to place the real file.
@@ -96,10 +100,13 @@ dest:
 
 import os
 import re
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
+from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import (
+    octal_mode,
+    write_file,
+)
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import (
     ChefCtlParseError,
     CtlRunner,
@@ -128,20 +135,14 @@ def read_bytes(path):
         return None
 
 
-def write_file(module, dest, data):
-    """Atomically replace dest; a new dest is created 0600 first so the secret is never world-readable."""
-    directory = os.path.dirname(dest) or '.'
-    if not os.path.exists(dest):
-        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        os.close(fd)
-    fd, tmp = tempfile.mkstemp(prefix='.chef-server.rb.', dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(data)
-        module.atomic_move(tmp, dest, unsafe_writes=module.params['unsafe_writes'])
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+def write_config(module, dest, data):
+    """Replace dest with data, mode, owner and group set before the rename so the secret is never exposed.
+
+    A symbolic mode is applied afterwards with the other file attributes; until then a new file is 0600.
+    """
+    params = module.params
+    write_file(dest, data, mode=octal_mode(params['mode']), owner=params['owner'], group=params['group'],
+               unsafe_writes=params['unsafe_writes'])
 
 
 def main():
@@ -205,7 +206,7 @@ def main():
                     after=mask_server_config(out))
             if not module.check_mode:
                 try:
-                    write_file(module, dest, new)
+                    write_config(module, dest, new)
                 except (IOError, OSError) as exc:
                     module.fail_json(msg='cannot write %s: %s' % (dest, to_native(exc)))
         if os.path.exists(dest):

@@ -148,10 +148,10 @@ stderr:
 """
 
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
+from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import write_file
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import CtlRunner
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_reconfigure import (
     changed_paths,
@@ -180,17 +180,7 @@ def read_text(path):
 
 
 def write_state(path, text):
-    directory = os.path.dirname(path) or '.'
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    fd, tmp = tempfile.mkstemp(prefix='.chefops-reconfigure.', dir=directory)
-    try:
-        with os.fdopen(fd, 'w') as handle:
-            handle.write(text)
-        os.rename(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_file(path, text, mode=0o600, directory_mode=0o755)
 
 
 def main():

@@ -125,6 +125,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
+from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import write_file
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import ChefCtlParseError, CtlRunner
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_server_ctl import (
     parse_migration_level,
@@ -161,11 +162,7 @@ def read_pending():
 
 
 def write_pending(old, new):
-    directory = os.path.dirname(PENDING_FILE)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    with open(PENDING_FILE, 'w') as handle:
-        handle.write(json.dumps({'from': old, 'to': new}) + '\n')
+    write_file(PENDING_FILE, json.dumps({'from': old, 'to': new}) + '\n', mode=0o644, directory_mode=0o755)
 
 
 def install_command(module, package):

@@ -245,10 +245,10 @@ commands:
 import ipaddress
 import os
 import re
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
+from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import write_file
 
 BUILTIN_CHAINS = ('INPUT', 'OUTPUT', 'FORWARD', 'PREROUTING', 'POSTROUTING')
 CHAIN_NAME = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_-]{0,27}\Z')  # a leading - would read as an option
@@ -525,44 +525,14 @@ class Tables:
             self.fail(msg, argv, rc, out, err, payload=payload)
 
 
-def read_file(path):
-    try:
-        with open(path, 'rb') as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
-
-
-def write_file(module, dest, data):
-    directory = os.path.dirname(dest) or '.'
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    fd, tmp = tempfile.mkstemp(prefix='.iptables_chain.', dir=directory)
-    try:
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(data)
-        module.atomic_move(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    os.chmod(dest, 0o600)
-
-
 def ensure_dest(module, dest, payload):
-    """Write dest when its content or mode differs; True when it did (or would)."""
+    """Write dest (mode 0600) when its content or mode differs; True when it did (or would)."""
     data = to_bytes(payload, errors='surrogate_or_strict')
-    if read_file(dest) == data:
-        if os.stat(dest).st_mode & 0o7777 == 0o600:
-            return False
-        if not module.check_mode:
-            os.chmod(dest, 0o600)
-        return True
-    if not module.check_mode:
-        try:
-            write_file(module, dest, data)
-        except (IOError, OSError) as exc:
-            module.fail_json(msg='cannot write %s: %s' % (dest, to_native(exc)), changed=True)
-    return True
+    try:
+        change = write_file(dest, data, mode=0o600, directory_mode=0o755, check_mode=module.check_mode)
+    except (IOError, OSError) as exc:
+        module.fail_json(msg='cannot write %s: %s' % (dest, to_native(exc)), changed=True)
+    return change.changed
 
 
 def main():

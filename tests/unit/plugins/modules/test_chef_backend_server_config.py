@@ -5,6 +5,7 @@ import stat
 
 import pytest
 
+from ansible_collections.chefops.chef_ha.plugins.module_utils import _atomic_file
 from ansible_collections.chefops.chef_ha.plugins.modules import chef_backend_server_config
 from ansible_collections.chefops.chef_ha.tests.unit.plugins.chef_ha_replay import call, fixture_text
 
@@ -177,3 +178,34 @@ def test_dest_parent_missing_fails(run_module, tmp_path):
     run = run_module(chef_backend_server_config, dict(fqdn=FQDN, dest=str(tmp_path / 'no' / 'file.rb')), [])
     assert run.failed
     assert 'does not exist' in run['msg']
+
+
+def test_new_file_has_its_mode_before_it_gets_its_name(run_module, dest, monkeypatch):
+    seen = []
+    real_rename = os.rename
+
+    def rename(src, dst):
+        seen.append((dst, mode_of(src)))
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(_atomic_file.os, 'rename', rename)
+    run = run_module(chef_backend_server_config, dict(fqdn=FQDN, dest=dest, mode='0640'), [GEN])
+    assert run['changed'] is True
+    assert seen == [(dest, 0o640)]
+    assert mode_of(dest) == 0o640
+
+
+def test_failed_write_keeps_the_old_file(run_module, dest, monkeypatch):
+    with open(dest, 'w') as handle:
+        handle.write('old\n')
+
+    def no_space(fd):
+        raise OSError(28, 'No space left on device')
+
+    monkeypatch.setattr(_atomic_file.os, 'fsync', no_space)
+    run = run_module(chef_backend_server_config, dict(fqdn=FQDN, dest=dest), [GEN])
+    assert run.failed
+    assert run['msg'] == 'cannot write %s: [Errno 28] No space left on device' % dest
+    with open(dest) as handle:
+        assert handle.read() == 'old\n'
+    assert os.listdir(os.path.dirname(dest)) == [os.path.basename(dest)]

@@ -1,5 +1,6 @@
 """chef_server_upgrade on recorded chef-server-ctl and package manager calls."""
 
+import errno
 import json
 import os
 
@@ -7,7 +8,7 @@ import pytest
 
 from ansible.module_utils import basic
 
-from ansible_collections.chefops.chef_ha.plugins.module_utils import _chef_server_ctl
+from ansible_collections.chefops.chef_ha.plugins.module_utils import _atomic_file, _chef_server_ctl
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import ChefCtlParseError
 from ansible_collections.chefops.chef_ha.plugins.modules import chef_server_upgrade
 from ansible_collections.chefops.chef_ha.tests.unit.plugins import chef_ha_replay
@@ -221,6 +222,26 @@ def test_upgrade_failure_names_step_and_state(run_module, host):
     assert run['cmd'] == [CTL, 'upgrade', '--yes']
     assert [step['name'] for step in run['steps']] == ['stop', 'install', 'version', 'upgrade']
     assert host['pending'].exists()
+
+
+def test_pending_record_is_written_whole_with_its_mode(run_module, host):
+    failing = ctl(['upgrade', '--yes'], rc=1)
+    run_module(chef_server_upgrade, args(host), [VERSION_OLD, STOP, dpkg(host), VERSION_NEW, failing])
+    assert json.loads(host['pending'].read_text()) == {'from': OLD, 'to': NEW}
+    assert oct(host['pending'].stat().st_mode & 0o7777) == oct(0o644)
+    assert os.listdir(str(host['pending'].parent)) == [host['pending'].name]
+
+
+def test_pending_record_that_cannot_be_written_stops_before_any_step(run_module, host, monkeypatch):
+    def no_space(src, dst):
+        raise OSError(errno.ENOSPC, 'No space left on device')
+
+    monkeypatch.setattr(_atomic_file.os, 'rename', no_space)
+    run = run_module(chef_server_upgrade, args(host), [VERSION_OLD])
+    assert run.failed
+    assert run['msg'] == ('cannot record the upgrade in %s: [Errno 28] No space left on device; nothing was changed'
+                          % host['pending'])
+    assert os.listdir(str(host['pending'].parent)) == []
 
 
 def test_rerun_after_failed_upgrade_finishes_the_sequence(run_module, host):
