@@ -81,6 +81,15 @@ def _gid(group):
         raise OSError(errno.EINVAL, 'no such group: %s' % group)
 
 
+def read_text(path):
+    """The text of path, or None when it cannot be read (missing, unreadable): a file a module only consults."""
+    try:
+        with open(path, 'r') as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return None
+
+
 def read_bytes(path):
     """The bytes of path, or None when it does not exist."""
     try:

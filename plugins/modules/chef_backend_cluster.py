@@ -158,6 +158,7 @@ import os
 import socket
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import read_text
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import (
     ChefCtlParseError,
     CtlRunner,
@@ -169,14 +170,6 @@ from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl 
     parse_cluster_status_json,
     same_address,
 )
-
-
-def read_text(path):
-    try:
-        with open(path, 'r') as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
 
 
 def read_members(runner, changed=False):

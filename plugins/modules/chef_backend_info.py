@@ -152,6 +152,7 @@ problems:
 import json
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import read_text
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import (
     ChefCtlParseError,
     CtlRunner,
@@ -166,17 +167,9 @@ from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl 
 )
 
 
-def read_file(path):
-    try:
-        with open(path, 'r') as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
-
-
 def installed_version(path):
     try:
-        return str(json.loads(read_file(path) or '')['build_version'])
+        return str(json.loads(read_text(path) or '')['build_version'])
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -213,7 +206,7 @@ def main():
             runner.fail('cannot read chef-backend-ctl cluster-status --json: %s' % exc, rc, out, err, cmd)
 
     leader = find_leader(members)
-    address = backend_rb_setting(read_file(module.params['config_file']), 'publish_address')
+    address = backend_rb_setting(read_text(module.params['config_file']), 'publish_address')
     member = find_member(members, address=address) if address else None
     healthy, problems = assess_health(status['services'], summary, members)
     result = dict(

@@ -151,7 +151,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
-from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import write_file
+from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import read_text, write_file
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import CtlRunner
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_reconfigure import (
     changed_paths,
@@ -169,14 +169,6 @@ PRODUCTS = {
                         license_args=['--chef-license=accept']),
 }
 LICENSE_EXIT = 172  # chef-server-ctl: license not accepted
-
-
-def read_text(path):
-    try:
-        with open(path, 'r') as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
 
 
 def write_state(path, text):

@@ -125,7 +125,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
-from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import write_file
+from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import read_text, write_file
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import ChefCtlParseError, CtlRunner
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_server_ctl import (
     parse_migration_level,
@@ -140,14 +140,6 @@ LICENSE_MARKERS = ('chef_infra_server', 'chef_infra_client')
 LICENSE_EXIT = 172
 PACKAGE_MANAGERS = (('apt-get', ['install', '-y', '-q']), ('dnf', ['install', '-y']), ('yum', ['install', '-y']))
 APT_ENV = {'DEBIAN_FRONTEND': 'noninteractive'}
-
-
-def read_text(path):
-    try:
-        with open(path, 'r') as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
 
 
 def read_pending():
