@@ -6,7 +6,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export MOLECULE_NO_LOG := false
 export CHEFOPS_LAB_ROOT := $(CURDIR)
 
-.PHONY: lab lab-down test bench docs bootstrap lint sanity unit collection lab-standins lab-default lab-othernet
+.PHONY: lab lab-down test bench docs bootstrap lint sanity unit collection lab-standins lab-default lab-othernet lab-rollout
 
 ## Bring up the lab (3 backends, 2 frontends, a load balancer, a managed node, an outsider), run playbooks/site.yml
 ## on it, and say where its cluster stands and how to reach it.
@@ -51,3 +51,7 @@ lab-default: bootstrap
 	scripts/test.sh lab-default
 lab-othernet: bootstrap
 	scripts/test.sh lab-othernet
+
+## The allowlisted-rollout scenario (goiardi and four managed nodes); not part of `make test` yet.
+lab-rollout: bootstrap
+	scripts/test.sh lab-rollout
