@@ -39,6 +39,8 @@ QUESTION_TYPES_FOR_OPTION = {
     "int": {"integer"},
     "float": {"float", "integer"},
     "bool": {"multiplechoice"},
+    # a raw option takes what the role parses itself, such as rollout_waves' text 1,10%,100%
+    "raw": {"text", "textarea", "integer", "multiplechoice"},
 }
 
 
