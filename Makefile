@@ -18,8 +18,8 @@ lab: bootstrap
 lab-down:
 	molecule destroy -s default
 
-## Every test: lint, sanity, unit tests, the built collection, the stand-ins' tests on the lab, the main and
-## other-network scenarios.
+## Every test: lint, sanity, unit tests, the built collection, the stand-ins' tests on the lab, the main,
+## other-network and allowlisted-rollout scenarios.
 test:
 	scripts/test.sh
 
@@ -52,6 +52,5 @@ lab-default: bootstrap
 lab-othernet: bootstrap
 	scripts/test.sh lab-othernet
 
-## The allowlisted-rollout scenario (goiardi and four managed nodes); not part of `make test` yet.
 lab-rollout: bootstrap
 	scripts/test.sh lab-rollout
