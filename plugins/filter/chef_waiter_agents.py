@@ -88,9 +88,9 @@ def chef_waiter_agents(hosts, hostvars, run_options=False):
         except ValueError:
             port = 0
         if not 0 < port < 65536:
+            given = _setting(variables, 'chef_run_port', 8901)
             raise AnsibleFilterError('chef_run_port of host %s is %r, not a TCP port; set it to the port Chef '
-                                     'Waiter listens on (default 8901)' % (host, _setting(variables, 'chef_run_port',
-                                                                                           8901)))
+                                     'Waiter listens on (default 8901)' % (host, given))
         entry = dict(
             name=host,
             host=str(_setting(variables, 'chef_run_address', _setting(variables, 'ansible_host', host))),

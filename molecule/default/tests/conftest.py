@@ -3,23 +3,22 @@ import json
 import os
 import re
 import subprocess
+import sys
 import threading
 import time
 
 import pytest
-import testinfra
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
+import labtest  # noqa: E402
+from labtest import ROOT, invocations, lab_host, subcommand_calls  # noqa: E402,F401
+
 BACKENDS = {"be1": "172.31.250.11", "be2": "172.31.250.12", "be3": "172.31.250.13"}
 FRONTENDS = {"fe1": "172.31.250.21", "fe2": "172.31.250.22"}
 LB = "172.31.250.41"
 # The lb's HAProxy servers and their rotation state (UP, DOWN, MAINT, DRAIN...), read from its runtime socket.
 HAPROXY_STAT = ("python3 -c \"import socket; s=socket.socket(socket.AF_UNIX); s.connect('/run/haproxy/admin.sock');"
                 "s.sendall(b'show stat\\n'); print(b''.join(iter(lambda: s.recv(65536), b'')).decode())\"")
-
-
-def lab_host(name):
-    return testinfra.get_host("docker://" + name)
 
 
 PROBE = ("python3 -c \"import socket,sys; s=socket.socket(); s.settimeout(3)\n"
@@ -57,29 +56,10 @@ class Watch(threading.Thread):
             time.sleep(0.2)
 
 
-def invocations(name, command):
-    """The calls of a stand-in CLI on a host, as a list of {"time", "argv", "rc"}."""
-    log = lab_host(name).file("/var/log/%s.invocations.jsonl" % command)
-    if not log.exists:
-        return []
-    return [json.loads(line) for line in log.content_string.splitlines() if line.strip()]
-
-
-def subcommand_calls(name, command, subcommand):
-    return [call for call in invocations(name, command) if subcommand in call["argv"][:1]]
-
-
 def run_playbook(playbook, *args, inventory=None):
-    """Run a playbook of the collection against the lab; returns the CompletedProcess (all output in .stdout)."""
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", ANSIBLE_NOCOLOR="true", ANSIBLE_LOG_PATH="")
-    env.pop("ANSIBLE_LOG_PATH")
-    cmd = ["ansible-playbook", "-i", inventory or os.path.join(ROOT, "lab", "inventory.yml"),
-           os.path.join(ROOT, "playbooks", playbook)] + list(args)
-    if inventory:
-        cmd += ["-e", "@" + os.path.join(ROOT, "lab", "group_vars", "all.yml")]
-    # stderr into stdout: under molecule, failed results go to stderr (display_failed_stderr)
-    return subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          timeout=1200, check=False)
+    """Run a playbook against the main lab; with another inventory, the lab's group variables are given too."""
+    return labtest.run_playbook(playbook, *args, inventory=inventory, extra_vars_file=(
+        os.path.join(ROOT, "lab", "group_vars", "all.yml") if inventory else None))
 
 
 def leaders():
