@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from conftest import (BACKENDS, FRONTENDS, ROOT, Watch, backend_info, invocations, lab_host, leaders, recap,
-                      run_playbook)
+from conftest import (BACKENDS, FRONTENDS, ROOT, Watch, backend_info, haproxy_servers, invocations, lab_host,
+                      leaders, recap, run_playbook)
 
 OLD, NEW = "2.3.19", "2.3.20"
 BROKEN = "/etc/apt/apt.conf.d/99chefops-test-broken-package"
@@ -45,9 +45,10 @@ def wait_until_serving(names, timeout=180):
                 info[name] = json.loads(out)
             except ValueError:
                 info[name] = None
+        # the frontends answer, and the load balancer has put them back in rotation (its checks lag behind)
         if leaders() and all(info.values()) and all(
                 '"status": "pong"' in lab_host("lb").run("curl -sk https://%s/_status" % address).stdout
-                for address in FRONTENDS.values()):
+                for address in FRONTENDS.values()) and set(haproxy_servers().values()) == {"UP"}:
             return
         time.sleep(3)
     raise AssertionError("backends %s did not serve again: %s" % (names, info))
