@@ -80,10 +80,27 @@ def playbook_sources(name, seen=None):
     return texts, roles
 
 
+def with_dependencies(roles):
+    """The roles and, transitively, the collection roles their meta/main.yml depends on."""
+    found, todo = set(), list(roles)
+    while todo:
+        role = todo.pop()
+        if role in found:
+            continue
+        found.add(role)
+        path = os.path.join(ROOT, "roles", role, "meta", "main.yml")
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                for dep in (yaml.safe_load(f) or {}).get("dependencies") or []:
+                    name = dep["role"] if isinstance(dep, dict) else dep
+                    todo.append(name.rsplit(".", 1)[-1])
+    return found
+
+
 def role_options(roles):
-    """Every option of every entry point of the given roles that have an argument_specs.yml."""
+    """Every option of every entry point of the given roles (and of the roles they depend on)."""
     options = {}
-    for role in sorted(roles):
+    for role in sorted(with_dependencies(roles)):
         path = os.path.join(ROOT, "roles", role, "meta", "argument_specs.yml")
         if not os.path.exists(path):
             continue
