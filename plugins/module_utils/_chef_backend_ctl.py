@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: chefops maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Private helpers of chefops.chef_ha: one runner for the vendor ctl commands and pure output parsers.
+"""Private helpers of chefops.chef_ha: pure parsers of chef-backend-ctl output and chef-backend files.
 
 Not a public API: names may change between releases.
 """
@@ -11,51 +11,13 @@ __metaclass__ = type
 
 import ipaddress
 import json
-import os
 import re
 
+from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import read_text
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import MASK, ChefCtlParseError
 
-CTL_DIRS = {
-    'chef-backend-ctl': ['/opt/chef-backend/bin'],
-    'chef-server-ctl': ['/opt/opscode/bin'],
-}
-MASK = '********'
 # What a member that serves is, in leaderl and in PostgreSQL (not waiting_for_leader, offline, unreachable...).
 SERVING_ROLES = ('leader', 'follower')
-
-# The vendor prints English tables; force the C locale so that the parsers see what they expect.
-LOCALE_ENV = {'LC_ALL': 'C', 'LANG': 'C', 'LANGUAGE': 'C'}
-
-
-class ChefCtlParseError(ValueError):
-    """Output of a ctl command that does not have the documented shape."""
-
-
-class CtlRunner:
-    """Runs one vendor ctl command with argv lists, the C locale and never a shell."""
-
-    def __init__(self, module, command='chef-backend-ctl', path=None):
-        self.module = module
-        self.command = command
-        if path:
-            if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-                module.fail_json(msg='ctl_path %s is not an executable file; point it at %s or leave it unset'
-                                 % (path, command))
-            self.binary = path
-        else:
-            self.binary = module.get_bin_path(command, required=True, opt_dirs=CTL_DIRS.get(command, []))
-
-    def argv(self, *args):
-        return [self.binary] + [str(a) for a in args]
-
-    def run(self, *args):
-        """Run the command; returns (rc, stdout, stderr, argv). Never raises on a non-zero exit."""
-        cmd = self.argv(*args)
-        rc, out, err = self.module.run_command(cmd, check_rc=False, environ_update=dict(LOCALE_ENV))
-        return rc, out, err, cmd
-
-    def fail(self, msg, rc, out, err, cmd, **extra):
-        self.module.fail_json(msg=msg, rc=rc, stdout=out, stderr=err, cmd=cmd, **extra)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -275,6 +237,18 @@ def parse_cluster_status_json(text):
     return [_normalize_member(node, key) for key, node in _node_list(data)]
 
 
+def read_members(runner, changed=False):
+    """(in_cluster, members, (rc, out, err, cmd)); fails on garbled output of a successful call."""
+    rc, out, err, cmd = runner.run('cluster-status', '--json')
+    if rc != 0:
+        return False, [], (rc, out, err, cmd)
+    try:
+        members = parse_cluster_status_json(out)
+    except ChefCtlParseError as exc:
+        runner.fail('cannot read the cluster members: %s' % exc, rc, out, err, cmd, changed=changed)
+    return True, members, (rc, out, err, cmd)
+
+
 def cluster_status_failure(out, err):
     """(message, members) from a failed `cluster-status --json`: the JSON `error` and any nodes it still lists."""
     members = []
@@ -456,3 +430,11 @@ def assess_health(services, summary, members):
     if es.get('state') != 'green':
         problems.append('elasticsearch state %s' % es.get('state'))
     return not problems, problems
+
+
+def installed_version(path):
+    """The build_version of an omnibus version manifest (the installed package), or None when unreadable."""
+    try:
+        return str(json.loads(read_text(path) or '')['build_version'])
+    except (ValueError, KeyError, TypeError):
+        return None

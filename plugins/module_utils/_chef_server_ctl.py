@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: chefops maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Private helpers of chefops.chef_ha for chef-server-ctl: output parsers, secret masking, private key files.
+"""Private helpers of chefops.chef_ha for chef-server-ctl: output parsers and private key files.
 
 Not a public API: names may change between releases.
 """
@@ -16,19 +16,16 @@ import shutil
 import tempfile
 
 from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import write_file
-from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import (
-    LOCALE_ENV,
-    MASK,
-    ChefCtlParseError,
-)
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import ChefCtlParseError
 
 ORG_NAME_RE = re.compile(r'^[a-z0-9][a-z0-9_-]{0,254}$')
 FULL_NAME_MAX = 1023
 CONFLICT_EXIT = 100  # knife: `ERROR: Conflict` (HTTP 409)
+# A frontend's migration level, which an HA upgrade copies from the first frontend to the others.
+MIGRATION_LEVEL_FILE = '/var/opt/opscode/upgrades/migration-level'
 
 _NAME_LINE_RE = re.compile(r'^\S+$')
 _VERSION_RE = re.compile(r'^\d+(?:\.\d+)+(?:[-+~.][0-9A-Za-z.+~-]+)?$')
-_PEM_RE = re.compile(r'-----BEGIN ([A-Z0-9 ]*PRIVATE KEY)-----.*?(?:-----END \1-----|\Z)', re.S)
 
 
 def parse_name_list(text):
@@ -83,27 +80,6 @@ def full_name_problem(full_name):
 def is_conflict(rc, out, err):
     """True when knife reported HTTP 409 (`ERROR: Conflict`, exit 100)."""
     return rc == CONFLICT_EXIT and 'ERROR: Conflict' in '%s\n%s' % (out or '', err or '')
-
-
-def mask_text(text, secrets=()):
-    """The text with every secret value and every PEM private key block replaced by the mask."""
-    if not text:
-        return text
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, MASK)
-    return _PEM_RE.sub(MASK, text)
-
-
-def mask_argv(argv, secrets=()):
-    return [MASK if arg in secrets else mask_text(arg, secrets) for arg in argv]
-
-
-def run_env(module, argv, extra_env=None):
-    """Run argv (never a shell) with the C locale plus extra_env; returns (rc, stdout, stderr)."""
-    env = dict(LOCALE_ENV)
-    env.update(extra_env or {})
-    return module.run_command(argv, check_rc=False, environ_update=env)
 
 
 class PrivateKeyDrop:

@@ -158,30 +158,17 @@ import os
 import socket
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CtlRunner
 from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import read_text
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import (
-    ChefCtlParseError,
-    CtlRunner,
     backend_rb_setting,
     cluster_status_failure,
     find_leader,
     find_member,
     is_ip_address,
-    parse_cluster_status_json,
+    read_members,
     same_address,
 )
-
-
-def read_members(runner, changed=False):
-    """(in_cluster, members, (rc, out, err, cmd)); fails on garbled output of a successful call."""
-    rc, out, err, cmd = runner.run('cluster-status', '--json')
-    if rc != 0:
-        return False, [], (rc, out, err, cmd)
-    try:
-        members = parse_cluster_status_json(out)
-    except ChefCtlParseError as exc:
-        runner.fail('cannot read the cluster members: %s' % exc, rc, out, err, cmd, changed=changed)
-    return True, members, (rc, out, err, cmd)
 
 
 def host_names():

@@ -149,13 +149,10 @@ problems:
   sample: ["service postgresql is down", "leaderl reports 0 leaders (want 1)"]
 """
 
-import json
-
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import ChefCtlParseError, CtlRunner
 from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import read_text
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import (
-    ChefCtlParseError,
-    CtlRunner,
     assess_health,
     cluster_status_failure,
     backend_rb_setting,
@@ -163,15 +160,9 @@ from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl 
     find_member,
     parse_cluster_status_json,
     parse_status,
+    installed_version,
     summarize_status,
 )
-
-
-def installed_version(path):
-    try:
-        return str(json.loads(read_text(path) or '')['build_version'])
-    except (ValueError, KeyError, TypeError):
-        return None
 
 
 def main():

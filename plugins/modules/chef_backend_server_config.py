@@ -103,13 +103,12 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import ChefCtlParseError, CtlRunner
 from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import (
     octal_mode,
     write_file,
 )
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import (
-    ChefCtlParseError,
-    CtlRunner,
     mask_server_config,
     parse_server_config,
     server_config_passwords,

@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: chef_backend_services
-short_description: Start the Chef Backend services of a cluster member that are down
+short_description: Start the Chef Backend services of a cluster member that are down, or stop a node's services
 version_added: 0.1.0
 author: chefops maintainers (!UNKNOWN)
 description:
@@ -23,10 +23,19 @@ description:
     C(PSQL_INTERNAL_OK=true chef-backend-ctl pgsql-follow LEADER_IP --force-basebackup), as Chef's backend failure
     recovery says (RV(resynced)).
   - Fails within O(timeout) seconds, naming the services, when one does not come up.
+  - With O(state=stopped), runs C(chef-backend-ctl stop) when any service of the node runs (or when C(status) cannot
+    be read), for example on a node about to be removed from the cluster (C(remove-node) refuses a node whose
+    services run).
 extends_documentation_fragment:
   - chefops.chef_ha.attributes
   - chefops.chef_ha.ctl.backend
 options:
+  state:
+    description:
+      - V(started) starts the services that are down; V(stopped) stops every service of the node.
+    type: str
+    choices: [started, stopped]
+    default: started
   services:
     description: The services to keep running; by default every service C(status) lists.
     type: list
@@ -85,6 +94,11 @@ started:
   type: list
   elements: str
   sample: [leaderl, postgresql]
+stopped:
+  description: With O(state=stopped), the services that ran before the stop (would be stopped, in check mode).
+  returned: when state is stopped
+  type: list
+  elements: str
 resynced:
   description: The leader this node's PostgreSQL was made to follow with C(pgsql-follow), or null.
   returned: always
@@ -102,10 +116,8 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import ChefCtlParseError, CtlRunner
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import (
-    LOCALE_ENV,
-    ChefCtlParseError,
-    CtlRunner,
     find_leader,
     parse_cluster_status_json,
     parse_status,
@@ -118,11 +130,14 @@ NO_START_PGSQL = '/var/opt/chef-backend/leaderl/data/no-start-pgsql'
 START_ORDER = ('etcd', 'postgresql', 'leaderl', 'elasticsearch')
 
 
-def read_states(runner):
+def read_states(runner, strict=True):
+    """{service: state} from chef-backend-ctl status; unreadable output fails, or gives None when not strict."""
     rc, out, err, cmd = runner.run('status')
     try:
         services = parse_status(out)['services']
     except ChefCtlParseError as exc:
+        if not strict:
+            return None
         runner.fail('cannot read chef-backend-ctl status: %s' % exc, rc, out, err, cmd)
     return dict((name, info['state']) for name, info in services.items())
 
@@ -144,6 +159,21 @@ def wait_running(runner, names, timeout, settle):
         time.sleep(1)
 
 
+def stop(module, runner, result):
+    """chef-backend-ctl stop when anything runs, or when status cannot tell."""
+    states = read_states(runner, strict=False)
+    running = sorted(name for name, state in (states or {}).items() if state == 'running')
+    result.update(services=states or {}, stopped=running, changed=states is None or bool(running))
+    if not result['changed'] or module.check_mode:
+        module.exit_json(**result)
+    rc, out, err, cmd = runner.run('stop', mutates=True)
+    if rc != 0:
+        runner.fail('chef-backend-ctl stop failed (exit %d); running were: %s' % (rc, ', '.join(running) or 'unknown'),
+                    rc, out, err, cmd)
+    result['services'] = read_states(runner, strict=False) or {}
+    module.exit_json(**result)
+
+
 def current_leader(runner):
     rc, out, err, cmd = runner.run('cluster-status', '--json')
     try:
@@ -163,9 +193,8 @@ def resync(module, runner, down):
         module.fail_json(msg='PostgreSQL is held down on this former leader (%s); make it follow the leader with: '
                              'PSQL_INTERNAL_OK=true chef-backend-ctl pgsql-follow %s --force-basebackup'
                              % (NO_START_PGSQL, leader['ip']), changed=bool(down))
-    argv = runner.argv('pgsql-follow', leader['ip'], '--force-basebackup')
-    env = dict(LOCALE_ENV, PSQL_INTERNAL_OK='true')
-    rc, out, err = module.run_command(argv, check_rc=False, environ_update=env)
+    rc, out, err, argv = runner.run('pgsql-follow', leader['ip'], '--force-basebackup',
+                                    env=dict(PSQL_INTERNAL_OK='true'), mutates=True)
     if rc != 0:
         runner.fail('chef-backend-ctl pgsql-follow %s --force-basebackup failed (exit %d) on this former leader'
                     % (leader['ip'], rc), rc, out, err, argv)
@@ -175,6 +204,7 @@ def resync(module, runner, down):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            state=dict(type='str', default='started', choices=['started', 'stopped']),
             services=dict(type='list', elements='str'),
             timeout=dict(type='int', default=30),
             settle=dict(type='int', default=5),
@@ -186,6 +216,8 @@ def main():
     )
     params = module.params
     result = dict(changed=False, configured=False, started=[], resynced=None, services={})
+    if params['state'] == 'stopped':
+        stop(module, CtlRunner(module, 'chef-backend-ctl', params['ctl_path']), result)
     if not os.path.exists(os.path.join(params['config_dir'], RUNNING_JSON)):
         module.exit_json(**result)
 
@@ -205,7 +237,7 @@ def main():
     for name in down:
         if name == 'postgresql' and os.path.exists(NO_START_PGSQL):
             continue  # held down by leaderl: only a resync brings it back
-        rc, out, err, cmd = runner.run('start', name)
+        rc, out, err, cmd = runner.run('start', name, mutates=True)
         if rc != 0:
             runner.fail('chef-backend-ctl start %s failed (exit %d); down were: %s'
                         % (name, rc, ', '.join(down)), rc, out, err, cmd)

@@ -151,8 +151,8 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CtlRunner
 from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import read_text, write_file
-from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import CtlRunner
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_reconfigure import (
     changed_paths,
     compute_checksums,

@@ -106,17 +106,13 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.six.moves.urllib.error import HTTPError
 from ansible.module_utils.urls import open_url
 
-from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import (
-    CTL_DIRS,
-    ChefCtlParseError,
-    CtlRunner,
-)
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CTL_DIRS, ChefCtlParseError, CtlRunner
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_server_ctl import (
+    MIGRATION_LEVEL_FILE,
     parse_migration_level,
     parse_version,
 )
 
-MIGRATION_LEVEL_FILE = '/var/opt/opscode/upgrades/migration-level'
 BOOTSTRAPPED_FILE = '/var/opt/opscode/bootstrapped'
 SECRETS_FILE = '/etc/opscode/private-chef-secrets.json'
 

@@ -120,13 +120,12 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
-from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import ChefCtlParseError, CtlRunner
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import ChefCtlParseError, CtlRunner, mask_text
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_server_ctl import (
     ORG_NAME_RE,
     PrivateKeyDrop,
     full_name_problem,
     is_conflict,
-    mask_text,
     parse_name_list,
 )
 

@@ -125,16 +125,15 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import ChefCtlParseError, CtlRunner
 from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import read_text, write_file
-from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import ChefCtlParseError, CtlRunner
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_server_ctl import (
+    MIGRATION_LEVEL_FILE,
     parse_migration_level,
     parse_version,
-    run_env,
 )
 
 PENDING_FILE = '/var/opt/opscode/.chefops-upgrade-pending'
-MIGRATION_LEVEL_FILE = '/var/opt/opscode/upgrades/migration-level'
 LICENSE_DIR = '/etc/chef/accepted_licenses'
 LICENSE_MARKERS = ('chef_infra_server', 'chef_infra_client')
 LICENSE_EXIT = 172
@@ -181,7 +180,7 @@ class Upgrade:
         self.steps = []
 
     def run(self, name, argv, left_in, extra_env=None):
-        rc, out, err = run_env(self.module, argv, extra_env)
+        rc, out, err, dummy = self.runner.run_argv(argv, env=extra_env, mutates=name != 'version')
         self.steps.append(dict(name=name, cmd=argv, rc=rc, stdout=out, stderr=err))
         if rc != 0:
             self.fail('step %s failed (exit %d): %s' % (name, rc, left_in), left_in, rc=rc, stdout=out, stderr=err,

@@ -138,12 +138,15 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
-from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import ChefCtlParseError, CtlRunner
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import (
+    ChefCtlParseError,
+    CtlRunner,
+    mask_argv,
+    mask_text,
+)
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_server_ctl import (
     PrivateKeyDrop,
     is_conflict,
-    mask_argv,
-    mask_text,
     parse_name_list,
 )
 

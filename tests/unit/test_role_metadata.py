@@ -213,3 +213,68 @@ def test_module_uses_are_found():
     assert collections_used_in_yaml(tasks) == {
         "community.general", "community.crypto", "community.docker", "ansible.builtin",
     }
+
+
+# Commands of the vendor software the collection drives; roles reach them only through the collection's modules.
+VENDOR_COMMANDS = ("chef-backend-ctl", "chef-server-ctl", "knife", "chef-client")
+_PRIVATE_VAR = re.compile(r"\b__([a-z][a-z0-9_]*)")
+_COMMAND_MODULES = ("ansible.builtin.command", "ansible.builtin.shell", "command", "shell")
+
+
+def role_files(role):
+    for directory, _dirs, files in os.walk(os.path.join(ROLES, role)):
+        for name in sorted(files):
+            if name.endswith((".yml", ".yaml", ".j2")):
+                yield os.path.join(directory, name)
+
+
+@pytest.mark.parametrize("role", role_names())
+def test_a_role_reads_only_its_own_private_variables(role):
+    """A role's __ variables start with __<role>_; another role's internals are never read (the shared facts of
+    the chef_ha role have public names)."""
+    foreign = set()
+    for path in role_files(role):
+        with open(path, encoding="utf-8") as f:
+            foreign.update(name for name in _PRIVATE_VAR.findall(f.read()) if not name.startswith(role + "_"))
+    assert not foreign, "roles/%s reads private variables of other roles or without its prefix: %s" % (
+        role, sorted("__" + name for name in foreign))
+
+
+def command_tasks(tasks):
+    """Every task of a task list (blocks included) that runs a command module, with its argv or command line."""
+    for task in tasks or []:
+        if not isinstance(task, dict):
+            continue
+        for key in ("block", "rescue", "always"):
+            yield from command_tasks(task.get(key))
+        for module in _COMMAND_MODULES:
+            if module in task:
+                args = task[module]
+                yield task.get("name", "?"), (args.get("argv") or args.get("cmd") if isinstance(args, dict) else args)
+
+
+@pytest.mark.parametrize("role", role_names())
+def test_roles_call_vendor_commands_through_modules(role):
+    calls = []
+    for path in role_files(role):
+        if not path.endswith(".yml") or os.sep + "tasks" + os.sep not in path:
+            continue
+        for name, argv in command_tasks(load_yaml(path)):
+            text = " ".join(argv) if isinstance(argv, list) else str(argv)
+            program = os.path.basename(text.split()[0]) if text.split() else ""
+            if program in VENDOR_COMMANDS:
+                calls.append("%s: %s (%s)" % (os.path.relpath(path, ROOT), name, text))
+    assert not calls, "vendor commands run through command/shell instead of a module: %s" % calls
+
+
+def test_the_vendor_command_check_finds_one():
+    tasks = yaml.safe_load(
+        "- name: a\n"
+        "  block:\n"
+        "    - name: b\n"
+        "      ansible.builtin.command:\n"
+        "        argv: [chef-backend-ctl, cleanse, 'yes']\n"
+        "- name: c\n"
+        "  ansible.builtin.command: df -Pk /\n"
+    )
+    assert list(command_tasks(tasks)) == [("b", ["chef-backend-ctl", "cleanse", "yes"]), ("c", "df -Pk /")]

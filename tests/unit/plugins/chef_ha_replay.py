@@ -20,10 +20,11 @@ def fixture_text(name):
         return handle.read()
 
 
-def call(args, rc=0, out='', err='', command='chef-backend-ctl', effect=None):
-    """One recorded run_command call: argv after the binary, exit status, stdout, stderr (and a side effect)."""
+def call(args, rc=0, out='', err='', command='chef-backend-ctl', effect=None, env=None):
+    """One recorded run_command call: argv after the binary, exit status, stdout, stderr (and a side effect, and
+    environment variables the command must get besides the C locale)."""
     return {'argv': [os.path.join(BIN_DIR, command)] + list(args), 'rc': rc, 'out': out, 'err': err,
-            'effect': effect}
+            'effect': effect, 'env': env or {}}
 
 
 class CommandReplay:
@@ -44,6 +45,8 @@ class CommandReplay:
         assert self.expected, 'unexpected command %r' % (args,)
         expected = self.expected.pop(0)
         assert args == expected['argv'], 'command %r, expected %r' % (args, expected['argv'])
+        for name, value in (expected.get('env') or {}).items():
+            assert (environ_update or {}).get(name) == value, '%r needs %s=%s' % (args, name, value)
         if expected.get('effect'):
             expected['effect']()  # what the real command does to files, for example creating them
         return expected['rc'], expected['out'], expected['err']

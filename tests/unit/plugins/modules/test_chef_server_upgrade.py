@@ -8,8 +8,8 @@ import pytest
 
 from ansible.module_utils import basic
 
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import ChefCtlParseError
 from ansible_collections.chefops.chef_ha.plugins.module_utils import _atomic_file, _chef_server_ctl
-from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import ChefCtlParseError
 from ansible_collections.chefops.chef_ha.plugins.modules import chef_server_upgrade
 from ansible_collections.chefops.chef_ha.tests.unit.plugins import chef_ha_replay
 from ansible_collections.chefops.chef_ha.tests.unit.plugins.chef_ha_replay import call, fixture_text

@@ -7,8 +7,8 @@ import pytest
 
 from ansible.module_utils import basic
 
-from ansible_collections.chefops.chef_ha.plugins.module_utils import _chef_server_ctl
-from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import ChefCtlParseError
+from ansible_collections.chefops.chef_ha.plugins.module_utils import _chef_server_ctl, _ctl_runner
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import ChefCtlParseError
 from ansible_collections.chefops.chef_ha.plugins.modules import chef_server_user
 from ansible_collections.chefops.chef_ha.tests.unit.plugins import chef_ha_replay
 from ansible_collections.chefops.chef_ha.tests.unit.plugins.chef_ha_replay import call, fixture_text
@@ -106,10 +106,10 @@ def test_is_conflict():
 
 def test_mask_text_and_argv():
     text = 'pw %s then\n%sdone' % (PASSWORD, KEY)
-    assert _chef_server_ctl.mask_text(text, [PASSWORD]) == 'pw ******** then\n********\ndone'
+    assert _ctl_runner.mask_text(text, [PASSWORD]) == 'pw ******** then\n********\ndone'
     truncated = '-----BEGIN PRIVATE KEY-----\nMIIEv'
-    assert _chef_server_ctl.mask_text(truncated) == '********'
-    assert _chef_server_ctl.mask_argv(['x', PASSWORD, 'a=%s' % PASSWORD], [PASSWORD]) == ['x', '********',
+    assert _ctl_runner.mask_text(truncated) == '********'
+    assert _ctl_runner.mask_argv(['x', PASSWORD, 'a=%s' % PASSWORD], [PASSWORD]) == ['x', '********',
                                                                                           'a=********']
 
 

@@ -1,0 +1,102 @@
+# -*- coding: utf-8 -*-
+# Copyright: chefops maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Private helper of chefops.chef_ha: the one runner every module uses for the command-line tools it drives
+(chef-backend-ctl, chef-server-ctl, iptables and its save/restore tools).
+
+Every command runs as an argument list (never a shell) with the C locale, from a binary found with
+get_bin_path (or a path the user gave, checked to be executable). A command that changes the host is refused in
+check mode, and every failure it reports has the given secrets and any PEM private key masked.
+
+Not a public API: names may change between releases.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+import re
+
+# Where the vendor packages put their ctl commands, searched after PATH.
+CTL_DIRS = {
+    'chef-backend-ctl': ['/opt/chef-backend/bin'],
+    'chef-server-ctl': ['/opt/opscode/bin'],
+}
+MASK = '********'
+# The vendor tools print English tables; the C locale keeps the parsers seeing what they expect.
+LOCALE_ENV = {'LC_ALL': 'C', 'LANG': 'C', 'LANGUAGE': 'C'}
+
+_PEM_RE = re.compile(r'-----BEGIN ([A-Z0-9 ]*PRIVATE KEY)-----.*?(?:-----END \1-----|\Z)', re.S)
+
+
+class ChefCtlParseError(ValueError):
+    """Output of a ctl command that does not have the documented shape."""
+
+
+def mask_text(text, secrets=()):
+    """The text with every secret value and every PEM private key block replaced by the mask."""
+    if not text:
+        return text
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, MASK)
+    return _PEM_RE.sub(MASK, text)
+
+
+def mask_argv(argv, secrets=()):
+    return [MASK if arg in secrets else mask_text(arg, secrets) for arg in argv]
+
+
+class CtlRunner:
+    """Runs one command-line tool for a module: argv lists, the C locale, never a shell.
+
+    command: the tool's name, found on PATH and in its vendor directory (CTL_DIRS); path: a binary to use instead.
+    secrets: values that never appear in a failure's message, output or command line.
+    """
+
+    def __init__(self, module, command='chef-backend-ctl', path=None, secrets=()):
+        self.module = module
+        self.command = command
+        self.secrets = [s for s in secrets if s]
+        if path:
+            if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+                module.fail_json(msg='ctl_path %s is not an executable file; point it at %s or leave it unset'
+                                 % (path, command))
+            self.binary = path
+        else:
+            self.binary = module.get_bin_path(command, required=True, opt_dirs=CTL_DIRS.get(command, []))
+
+    def argv(self, *args):
+        return [self.binary] + [str(a) for a in args]
+
+    def run(self, *args, **kwargs):
+        """Run the command with these arguments; returns (rc, stdout, stderr, argv). Never raises on a non-zero exit.
+
+        Keyword arguments as for run_argv.
+        """
+        return self.run_argv(self.argv(*args), **kwargs)
+
+    def run_argv(self, cmd, env=None, data=None, binary_data=False, mutates=False):
+        """Run an argv list (its first item a binary of this tool); returns (rc, stdout, stderr, argv).
+
+        env: variables added to the C locale; data: standard input; mutates: the command changes the host, which
+        check mode must never do (a module that tries fails instead of changing anything).
+        """
+        if mutates and self.module.check_mode:
+            self.module.fail_json(msg='refusing to run %s in check mode: it changes the host (a bug of this module, '
+                                      'please report it)' % ' '.join(mask_argv(cmd, self.secrets)))
+        environ = dict(LOCALE_ENV)
+        environ.update(env or {})
+        kwargs = dict(check_rc=False, environ_update=environ)
+        if data is not None:
+            kwargs.update(data=data, binary_data=binary_data)
+        rc, out, err = self.module.run_command(cmd, **kwargs)
+        return rc, out, err, cmd
+
+    def mask(self, text):
+        return mask_text(text, self.secrets)
+
+    def fail(self, msg, rc, out, err, cmd, **extra):
+        """Fail the module with the command's outcome, secrets and private keys masked."""
+        self.module.fail_json(msg=self.mask(msg), rc=rc, stdout=self.mask(out), stderr=self.mask(err),
+                              cmd=mask_argv(cmd, self.secrets), **extra)
