@@ -242,211 +242,33 @@ commands:
            -j, CHEFOPS-INPUT]]
 """
 
-import ipaddress
 import os
 import re
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
+from ansible.module_utils.common.text.converters import to_bytes, to_native
 from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import write_file
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CtlRunner
+from ansible_collections.chefops.chef_ha.plugins.module_utils._iptables import (
+    RuleError,
+    diff_text,
+    render_rules,
+    restore_payload,
+)
 
 BUILTIN_CHAINS = ('INPUT', 'OUTPUT', 'FORWARD', 'PREROUTING', 'POSTROUTING')
 CHAIN_NAME = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_-]{0,27}\Z')  # a leading - would read as an option
-INTERFACE_NAME = re.compile(r'^[A-Za-z0-9_.:@-]+\+?\Z')
-IFNAMSIZ = 16  # the kernel's limit, the terminating NUL included
-COMMENT_MAX_BYTES = 255  # xt_comment keeps 256 bytes, the NUL included; iptables cuts longer ones silently
-# The order iptables prints conntrack states in (bit order of the match), whatever order they were given in.
-CTSTATES = ('INVALID', 'NEW', 'RELATED', 'ESTABLISHED', 'UNTRACKED', 'SNAT', 'DNAT')
-# The spellings iptables prints back; it also accepts aliases, which would print differently.
-REJECT_WITH = {
-    'ipv4': ('icmp-net-unreachable', 'icmp-host-unreachable', 'icmp-port-unreachable', 'icmp-proto-unreachable',
-             'icmp-net-prohibited', 'icmp-host-prohibited', 'icmp-admin-prohibited', 'tcp-reset'),
-    'ipv6': ('icmp6-no-route', 'icmp6-adm-prohibited', 'icmp6-addr-unreachable', 'icmp6-port-unreachable',
-             'icmp6-policy-fail', 'icmp6-reject-route', 'tcp-reset'),
-}
-REJECT_DEFAULT = {'ipv4': 'icmp-port-unreachable', 'ipv6': 'icmp6-port-unreachable'}
 TOOLS = {
     'ipv4': ('iptables', 'iptables-save', 'iptables-restore'),
     'ipv6': ('ip6tables', 'ip6tables-save', 'ip6tables-restore'),
 }
-ANY_SOURCE = {'ipv4': ipaddress.ip_network(u'0.0.0.0/0'), 'ipv6': ipaddress.ip_network(u'::/0')}
 # What iptables says about a chain that does not exist; iptables-nft 1.8.9 calls it "incompatible" instead, which
 # is why any other failure is checked against the table listing.
 ABSENT_MARKERS = ('No chain/target/match by that name', 'does not exist')
-COMMENT_PLAIN = re.compile(r'^[A-Za-z0-9_-]+\Z')
-HEADER = '# Managed by chefops.chef_ha (iptables_chain); applied with iptables-restore --noflush.'
 ERROR_LINE = re.compile(r'line:?\s+(\d+)')
 VERSION = re.compile(r'v(\d+)\.(\d+)\.(\d+)')
 RESTORE_WAIT_SINCE = (1, 6, 2)  # the first iptables-restore that takes -w
 MAX_JUMP_DELETIONS = 64
-
-
-class RuleError(ValueError):
-    pass
-
-
-def quote_comment(text):
-    """The comment as iptables -S prints it: bare when it is only letters, digits, _ and -, else quoted."""
-    if COMMENT_PLAIN.match(text):
-        return text
-    return '"%s"' % re.sub(r'(["\\\'])', r'\\\1', text)
-
-
-def ipv6_text(address):
-    """An IPv6 address as ip6tables prints it (the C library's inet_ntop), which differs from Python's str() for
-    addresses that embed an IPv4 address, such as ::ffff:192.0.2.1."""
-    words = [(address.packed[i] << 8) | address.packed[i + 1] for i in range(0, 16, 2)]
-    best_base, best_len, base = -1, 0, -1
-    for i, word in enumerate(words + [1]):  # the sentinel closes a run at the end
-        if word == 0:
-            if base == -1:
-                base = i
-        elif base != -1:
-            if i - base > best_len:
-                best_base, best_len = base, i - base
-            base = -1
-    if best_len < 2:
-        best_base = -1
-    text = ''
-    for i in range(8):
-        if best_base != -1 and best_base <= i < best_base + best_len:
-            if i == best_base:
-                text += ':'
-            continue
-        if i:
-            text += ':'
-        if i == 6 and best_base == 0 and (best_len == 6 or (best_len == 5 and words[5] == 0xffff)):
-            text += str(ipaddress.IPv4Address(address.packed[12:]))
-            break
-        text += '%x' % words[i]
-    if best_base != -1 and best_base + best_len == 8:
-        text += ':'
-    return text
-
-
-def normalize_source(value, ip_version):
-    """The source as iptables prints it (address/prefix), or None for any source."""
-    text = to_text(value).strip()
-    try:
-        network = ipaddress.ip_network(text, strict=True)
-    except ValueError as exc:
-        if 'host bits set' in to_native(exc):
-            loose = ipaddress.ip_network(text, strict=False)
-            raise RuleError('source %s has host bits set; write the network %s, or the host %s/%d'
-                            % (text, loose, text.split('/')[0], loose.max_prefixlen))
-        raise RuleError('source %r is not an IP address or CIDR network: %s' % (text, to_native(exc)))
-    family = 'ipv4' if network.version == 4 else 'ipv6'
-    if family != ip_version:
-        raise RuleError('source %s is an %s address, but ip_version is %s' % (text, family, ip_version))
-    if network == ANY_SOURCE[ip_version]:
-        return None
-    address = ipv6_text(network.network_address) if network.version == 6 else str(network.network_address)
-    return '%s/%d' % (address, network.prefixlen)
-
-
-def normalize_port(text, whole):
-    if not re.match(r'^[0-9]{1,5}\Z', text):
-        raise RuleError('dport %s is not a port number or a range N:M' % whole)
-    port = int(text)
-    if not 1 <= port <= 65535:
-        raise RuleError('port %d in dport %s is out of range 1-65535' % (port, whole))
-    return port
-
-
-def normalize_dport(value):
-    if isinstance(value, bool) or value is None or not isinstance(value, (int, str)):
-        raise RuleError('dport %r must be a port number or a range N:M' % (value,))
-    text = str(value).strip()
-    if ':' in text:
-        low_text, high_text = text.split(':', 1)
-        low, high = normalize_port(low_text, text), normalize_port(high_text, text)
-        if low > high:
-            raise RuleError('port range %s is the wrong way round; write %d:%d' % (text, high, low))
-        return str(low) if low == high else '%d:%d' % (low, high)
-    return str(normalize_port(text, text))
-
-
-def normalize_comment(value):
-    text = to_text(value)
-    if any(ord(char) < 32 or ord(char) == 127 for char in text):
-        raise RuleError('comment %r has a control character (a line break, for example)' % text)
-    if len(to_bytes(text, errors='surrogate_or_strict')) > COMMENT_MAX_BYTES:
-        raise RuleError('comment is longer than %d bytes, which iptables would cut short' % COMMENT_MAX_BYTES)
-    return text
-
-
-def render_rule(chain, rule, ip_version):
-    """One rule as the line iptables -S prints: source, interface, protocol, then the matches, then the target."""
-    target = rule['target']
-    protocol = rule.get('protocol')
-    if protocol == 'all':
-        protocol = None
-    parts = ['-A', chain]
-    if rule.get('source') not in (None, ''):
-        source = normalize_source(rule['source'], ip_version)
-        if source:
-            parts += ['-s', source]
-    if rule.get('in_interface') not in (None, ''):
-        interface = to_text(rule['in_interface'])
-        if len(interface) >= IFNAMSIZ or not INTERFACE_NAME.match(interface):
-            raise RuleError('in_interface %r is not an interface name (at most %d letters, digits, _ . : @ -, '
-                            'and an optional trailing +)' % (interface, IFNAMSIZ - 1))
-        parts += ['-i', interface]
-    if protocol:
-        parts += ['-p', protocol]
-    if rule.get('ctstate'):
-        states = set()
-        for state in rule['ctstate']:
-            state = to_text(state).strip().upper()
-            if state not in CTSTATES:
-                raise RuleError('ctstate %s is not one of %s' % (state, ', '.join(CTSTATES)))
-            states.add(state)
-        parts += ['-m', 'conntrack', '--ctstate', ','.join(s for s in CTSTATES if s in states)]
-    if rule.get('dport') not in (None, ''):
-        if protocol not in ('tcp', 'udp'):
-            raise RuleError('dport needs protocol tcp or udp')
-        parts += ['-m', protocol, '--dport', normalize_dport(rule['dport'])]
-    if rule.get('comment') not in (None, ''):
-        parts += ['-m', 'comment', '--comment', quote_comment(normalize_comment(rule['comment']))]
-    parts += ['-j', target]
-    reject_with = rule.get('reject_with')
-    if reject_with not in (None, ''):
-        if target != 'REJECT':
-            raise RuleError('reject_with %s needs target REJECT, not %s' % (reject_with, target))
-        if reject_with not in REJECT_WITH[ip_version]:
-            raise RuleError('reject_with %s is not one of %s (%s)'
-                            % (reject_with, ', '.join(REJECT_WITH[ip_version]), ip_version))
-        if reject_with == 'tcp-reset' and protocol != 'tcp':
-            raise RuleError('reject_with tcp-reset needs protocol tcp')
-    elif target == 'REJECT':
-        reject_with = REJECT_DEFAULT[ip_version]
-    if target == 'REJECT':
-        parts += ['--reject-with', reject_with]
-    return ' '.join(parts)
-
-
-def render_rules(chain, rules, ip_version):
-    lines = []
-    for index, rule in enumerate(rules or [], 1):
-        try:
-            lines.append(render_rule(chain, rule, ip_version))
-        except RuleError as exc:
-            name = 'rule %d' % index
-            if rule.get('comment'):
-                name += ' (%s)' % rule['comment']
-            raise RuleError('%s: %s' % (name, exc))
-    return lines
-
-
-def restore_payload(table, chain, lines):
-    """iptables-restore --noflush input that replaces the chain and touches nothing else."""
-    return '\n'.join([HEADER, '*%s' % table, ':%s - [0:0]' % chain] + list(lines) + ['COMMIT']) + '\n'
-
-
-def diff_text(chain, exists, lines, jumps):
-    text = ['-N %s' % chain] + list(lines) if exists else []
-    text += ['# %s jumps to %s' % (builtin, chain) for builtin in jumps]
-    return ''.join(line + '\n' for line in text)
 
 
 class Tables:
@@ -456,15 +278,16 @@ class Tables:
         self.module = module
         self.table = table
         self.wait = str(wait)
-        self.iptables, self.save, self.restore = [module.get_bin_path(name, required=True)
-                                                  for name in TOOLS[ip_version]]
+        self.runner = CtlRunner(module, TOOLS[ip_version][0])
+        self.iptables = self.runner.binary
+        self.save, self.restore = [module.get_bin_path(name, required=True) for name in TOOLS[ip_version][1:]]
         self.commands = []
         self.restore_wait = None
 
     def run(self, argv, data=None, mutating=False):
         if mutating:
             self.commands.append(list(argv))
-        rc, out, err = self.module.run_command(argv, data=data, binary_data=True, environ_update={'LC_ALL': 'C'})
+        rc, out, err, dummy = self.runner.run_argv(argv, data=data, binary_data=True, mutates=mutating)
         return rc, out, err
 
     def iptables_argv(self, *args):
@@ -535,6 +358,67 @@ def ensure_dest(module, dest, payload):
     return change.changed
 
 
+def apply_present(module, tables, result, lines, jump_from, jumps_before):
+    """The chain holds exactly lines and every builtin of jump_from jumps to it; returns the jumps afterwards."""
+    chain, table, dest = result['chain'], result['table'], module.params['dest']
+    exists, before = result['exists_before'], result['before']
+    payload = restore_payload(table, chain, lines)
+    if not exists or before != lines:
+        result['changed'] = True
+        result['after'] = lines
+        tables.restore_input(payload, test=True)
+        if not module.check_mode:
+            tables.restore_input(payload, test=False)
+            read_back = tables.read_chain(chain)
+            if read_back != lines:
+                module.fail_json(
+                    msg='chain %s reads back different from the rules applied, so the next run would change '
+                        'it again; applied:\n%s\nread back:\n%s'
+                        % (chain, '\n'.join(lines), '\n'.join(read_back or ['(no chain)'])),
+                    changed=True, rules=lines, after=read_back, commands=tables.commands)
+            result['after'] = read_back
+    for builtin in jump_from:
+        if builtin in jumps_before:
+            continue
+        result['jumps_added'].append(builtin)
+        result['changed'] = True
+        if not module.check_mode:
+            tables.change('cannot insert the jump from %s to %s' % (builtin, chain),
+                          '-I', builtin, '1', '-j', chain)
+    if dest:
+        result['dest_changed'] = ensure_dest(module, dest, payload)
+    return jump_from
+
+
+def apply_absent(module, tables, result, jump_from, jumps_before):
+    """No chain, no jump to it, no dest file; returns the jumps afterwards (none)."""
+    chain, dest = result['chain'], module.params['dest']
+    exists = result['exists_before']
+    result['after'] = []
+    if exists:
+        result['changed'] = True
+        for builtin in jumps_before:
+            result['jumps_removed'].append(builtin)
+            if module.check_mode:
+                continue
+            for dummy in range(MAX_JUMP_DELETIONS):  # the same jump may be there more than once
+                tables.change('cannot remove the jump from %s to %s' % (builtin, chain), '-D', builtin, '-j', chain)
+                if not tables.has_jump(builtin, chain):
+                    break
+        if not module.check_mode:
+            tables.change('cannot flush chain %s' % chain, '-F', chain)
+            tables.change('cannot delete chain %s (does a chain other than %s still jump to it?)'
+                          % (chain, ', '.join(jump_from) or 'none'), '-X', chain)
+    if dest and os.path.lexists(dest):
+        result['dest_changed'] = True
+        if not module.check_mode:
+            try:
+                os.unlink(dest)
+            except (IOError, OSError) as exc:
+                module.fail_json(msg='cannot remove %s: %s' % (dest, to_native(exc)), **result)
+    return []
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -589,56 +473,9 @@ def main():
                   dest_changed=False, commands=tables.commands)
 
     if present:
-        payload = restore_payload(table, chain, lines)
-        if not exists or before != lines:
-            result['changed'] = True
-            result['after'] = lines
-            tables.restore_input(payload, test=True)
-            if not module.check_mode:
-                tables.restore_input(payload, test=False)
-                read_back = tables.read_chain(chain)
-                if read_back != lines:
-                    module.fail_json(
-                        msg='chain %s reads back different from the rules applied, so the next run would change '
-                            'it again; applied:\n%s\nread back:\n%s'
-                            % (chain, '\n'.join(lines), '\n'.join(read_back or ['(no chain)'])),
-                        changed=True, rules=lines, after=read_back, commands=tables.commands)
-                result['after'] = read_back
-        for builtin in jump_from:
-            if builtin in jumps_before:
-                continue
-            result['jumps_added'].append(builtin)
-            result['changed'] = True
-            if not module.check_mode:
-                tables.change('cannot insert the jump from %s to %s' % (builtin, chain),
-                              '-I', builtin, '1', '-j', chain)
-        jumps_after = jump_from
-        if dest:
-            result['dest_changed'] = ensure_dest(module, dest, payload)
+        jumps_after = apply_present(module, tables, result, lines, jump_from, jumps_before)
     else:
-        result['after'] = []
-        if exists:
-            result['changed'] = True
-            for builtin in jumps_before:
-                result['jumps_removed'].append(builtin)
-                if module.check_mode:
-                    continue
-                for dummy in range(MAX_JUMP_DELETIONS):  # the same jump may be there more than once
-                    tables.change('cannot remove the jump from %s to %s' % (builtin, chain), '-D', builtin, '-j', chain)
-                    if not tables.has_jump(builtin, chain):
-                        break
-            if not module.check_mode:
-                tables.change('cannot flush chain %s' % chain, '-F', chain)
-                tables.change('cannot delete chain %s (does a chain other than %s still jump to it?)'
-                              % (chain, ', '.join(jump_from) or 'none'), '-X', chain)
-        jumps_after = []
-        if dest and os.path.lexists(dest):
-            result['dest_changed'] = True
-            if not module.check_mode:
-                try:
-                    os.unlink(dest)
-                except (IOError, OSError) as exc:
-                    module.fail_json(msg='cannot remove %s: %s' % (dest, to_native(exc)), **result)
+        jumps_after = apply_absent(module, tables, result, jump_from, jumps_before)
     if result['dest_changed']:
         result['changed'] = True
     if module._diff:

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from ansible_collections.chefops.chef_ha.plugins.module_utils import _iptables
 from ansible_collections.chefops.chef_ha.plugins.modules import iptables_chain
 from ansible_collections.chefops.chef_ha.tests.unit.plugins.chef_ha_replay import call
 
@@ -117,7 +118,7 @@ def mutating(commands):
     (dict(target='ACCEPT', comment=''), '-A C -j ACCEPT'),
 ])
 def test_render_ipv4(rule, line):
-    assert iptables_chain.render_rule('C', rule, 'ipv4') == line
+    assert _iptables.render_rule('C', rule, 'ipv4') == line
 
 
 @pytest.mark.parametrize('rule, line', [
@@ -129,7 +130,7 @@ def test_render_ipv4(rule, line):
     (dict(target='REJECT', reject_with='icmp6-adm-prohibited'), '-A C -j REJECT --reject-with icmp6-adm-prohibited'),
 ])
 def test_render_ipv6(rule, line):
-    assert iptables_chain.render_rule('C', rule, 'ipv6') == line
+    assert _iptables.render_rule('C', rule, 'ipv6') == line
 
 
 @pytest.mark.parametrize('address, text', [
@@ -149,7 +150,7 @@ def test_render_ipv6(rule, line):
     ('fe80::', 'fe80::'),
 ])
 def test_ipv6_text_is_inet_ntop(address, text):
-    assert iptables_chain.ipv6_text(ipaddress.IPv6Address(address)) == text
+    assert _iptables.ipv6_text(ipaddress.IPv6Address(address)) == text
 
 
 def test_payload_declares_only_the_chain():
@@ -442,7 +443,7 @@ def test_invalid_rule_fields(run_module, rule, msg):
 
 
 def test_long_comment_within_limit_is_fine():
-    line = iptables_chain.render_rule('C', dict(target='ACCEPT', comment='x' * 255), 'ipv4')
+    line = _iptables.render_rule('C', dict(target='ACCEPT', comment='x' * 255), 'ipv4')
     assert line == '-A C -m comment --comment %s -j ACCEPT' % ('x' * 255)
 
 
