@@ -8,9 +8,16 @@ __metaclass__ = type
 
 class ModuleDocFragment(object):
 
-    # The attributes every module of the collection shares; each module documents check_mode and diff_mode itself.
+    # The attributes every module of the collection shares. Check mode is supported fully and diff mode not at all
+    # unless a module says otherwise; each module gives check_mode the details of what it does in check mode.
     DOCUMENTATION = r"""
 attributes:
+  check_mode:
+    description: Can run in check mode and return a changed status prediction without modifying the target.
+    support: full
+  diff_mode:
+    description: Returns details on what has changed (or would change in check mode) in diff mode.
+    support: none
   idempotent:
     description: Running the module again with the same arguments on an unchanged host reports no change.
     support: full
@@ -24,10 +31,5 @@ attributes:
     INFO_MODULE = r"""
 attributes:
   check_mode:
-    description: Can run in check mode and return a changed status prediction without modifying the target.
-    support: full
     details: Read-only; does the same in check mode.
-  diff_mode:
-    description: Returns details on what has changed (or would change in check mode) in diff mode.
-    support: none
 """

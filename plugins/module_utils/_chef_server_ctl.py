@@ -15,8 +15,9 @@ import re
 import shutil
 import tempfile
 
+from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import write_file
-from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import ChefCtlParseError
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import ChefCtlParseError, mask_argv
 
 ORG_NAME_RE = re.compile(r'^[a-z0-9][a-z0-9_-]{0,254}$')
 FULL_NAME_MAX = 1023
@@ -105,3 +106,73 @@ class PrivateKeyDrop:
 
     def cleanup(self):
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def list_names(runner, subcommand, changed=False):
+    """The names `chef-server-ctl user-list` or `org-list` prints; fails naming the command."""
+    rc, out, err, cmd = runner.run(subcommand)
+    if rc != 0:
+        runner.fail('chef-server-ctl %s failed (exit %d); is the frontend reconfigured and running?' % (subcommand, rc),
+                    rc, out, err, cmd, changed=changed)
+    try:
+        return parse_name_list(out)
+    except ChefCtlParseError as exc:
+        runner.fail('cannot read chef-server-ctl %s output: %s' % (subcommand, to_native(exc)), rc, out, err, cmd,
+                    changed=changed)
+
+
+class KeyedCreate:
+    """`chef-server-ctl user-create ... -f KEY` or `org-create ... -f KEY`: the entity and the private key only the
+    create prints, written to key_path through a private directory (PrivateKeyDrop).
+
+    words: kind ('user'), key_option ('key_path'), key ('key'), missing (the end of the message when the ctl wrote no
+    key), unlisted_conflict (the message when the server reports a conflict but does not list the entity, if any).
+    """
+
+    def __init__(self, module, runner, name, key_path, listed, **words):
+        self.module = module
+        self.runner = runner
+        self.name = name
+        self.key_path = key_path
+        self.listed = listed  # () -> whether the server lists the entity now
+        self.words = words
+
+    def run(self, create_args, result):
+        module, runner, words, name = self.module, self.runner, self.words, self.name
+        if module.check_mode:
+            result.update(changed=True, created=True,
+                          cmd=mask_argv(runner.argv(*create_args + [self.key_path]), runner.secrets))
+            module.exit_json(**result)
+        try:
+            drop = PrivateKeyDrop(self.key_path)
+        except (IOError, OSError) as exc:
+            module.fail_json(msg='cannot create a private directory beside %s %s: %s'
+                             % (words['key_option'], self.key_path, to_native(exc)))
+        try:
+            rc, out, err, cmd = runner.run(*create_args + [drop.path])
+            outcome = dict(rc=rc, stdout=runner.mask(out), stderr=runner.mask(err),
+                           cmd=mask_argv(cmd, runner.secrets))
+            if rc != 0:
+                if is_conflict(rc, out, err):
+                    if self.listed():
+                        result.update(outcome)
+                        module.warn('%s %s was created by someone else while this task ran; no %s was written to %s'
+                                    % (words['kind'], name, words['key'], self.key_path))
+                        module.exit_json(**result)
+                    if words.get('unlisted_conflict'):
+                        module.fail_json(msg=words['unlisted_conflict'], **outcome)
+                module.fail_json(msg='chef-server-ctl %s %s failed (exit %d); the %s was not created'
+                                 % (create_args[0], name, rc, words['kind']), **outcome)
+            result.update(outcome, changed=True, created=True)
+            if not drop.produced():
+                module.fail_json(msg='%s %s was created, but chef-server-ctl %s' % (words['kind'], name, words['missing']),
+                                 **result)
+            try:
+                drop.install()
+            except (IOError, OSError) as exc:
+                module.fail_json(msg='%s %s was created, but its %s could not be moved to %s: %s'
+                                 % (words['kind'], name, words['key'], self.key_path, to_native(exc)), **result)
+            result['key_written'] = True
+        finally:
+            drop.cleanup()
+        module.exit_json(**result)

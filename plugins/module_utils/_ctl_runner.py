@@ -93,6 +93,20 @@ class CtlRunner:
         rc, out, err = self.module.run_command(cmd, **kwargs)
         return rc, out, err, cmd
 
+    def change(self, *args, **kwargs):
+        """Run a command that changes the host and must succeed; returns its stdout, or None in check mode (where
+        nothing runs). A non-zero exit fails the module: msg (default "<command> <first argument> failed"), the exit
+        status, and any other keyword arguments in the result.
+        """
+        msg = kwargs.pop('msg', None) or '%s %s failed' % (self.command, args[0] if args else '')
+        env = kwargs.pop('env', None)
+        if self.module.check_mode:
+            return None
+        rc, out, err, cmd = self.run(*args, env=env, mutates=True)
+        if rc != 0:
+            self.fail('%s (exit %d)' % (msg, rc), rc, out, err, cmd, **kwargs)
+        return out
+
     def mask(self, text):
         return mask_text(text, self.secrets)
 

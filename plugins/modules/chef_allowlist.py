@@ -78,11 +78,8 @@ options:
     elements: str
 attributes:
   check_mode:
-    description: Can run in check mode and return a changed status prediction without modifying the target.
-    support: full
     details: Reads the item and predicts the result; sends no request that changes anything.
   diff_mode:
-    description: Returns details on what has changed (or would change) in diff mode.
     support: full
     details: The item before and after, as dictionaries.
 notes:

@@ -70,12 +70,7 @@ options:
     default: false
 attributes:
   check_mode:
-    description: Can run in check mode and return a changed status prediction without modifying the target.
-    support: full
     details: Reads C(cluster-status --json) and predicts; never runs C(create-cluster) or C(join-cluster).
-  diff_mode:
-    description: Returns details on what has changed (or would change in check mode) in diff mode.
-    support: none
 notes:
   - Runs C(chef-backend-ctl) with C(LC_ALL=C) as an argument list, never through a shell.
 seealso:

@@ -29,12 +29,7 @@ options:
     choices: ['on', 'off']
 attributes:
   check_mode:
-    description: Can run in check mode and return a changed status prediction without modifying the target.
-    support: full
     details: Predicts a change and runs nothing.
-  diff_mode:
-    description: Returns details on what has changed (or would change in check mode) in diff mode.
-    support: none
 seealso:
   - module: chefops.chef_ha.chef_backend_upgrade
 """
@@ -72,13 +67,8 @@ def main():
     )
     runner = CtlRunner(module, 'chef-backend-ctl', module.params['ctl_path'])
     args = ['set-cluster-failover', module.params['state']]
-    result = dict(changed=True, cmd=runner.argv(*args))
-    if module.check_mode:
-        module.exit_json(**result)
-    rc, out, err, cmd = runner.run(*args, mutates=True)
-    if rc != 0:
-        runner.fail('set-cluster-failover %s failed (exit %d)' % (module.params['state'], rc), rc, out, err, cmd)
-    module.exit_json(stdout=out, **result)
+    out = runner.change(*args, msg='set-cluster-failover %s failed' % module.params['state'])
+    module.exit_json(changed=True, cmd=runner.argv(*args), stdout=out)
 
 
 if __name__ == '__main__':

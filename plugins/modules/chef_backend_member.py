@@ -63,12 +63,7 @@ options:
     default: 10
 attributes:
   check_mode:
-    description: Can run in check mode and return a changed status prediction without modifying the target.
-    support: full
     details: Reads the cluster's view and etcd's members and predicts; never runs C(remove-node) or C(cleanse).
-  diff_mode:
-    description: Returns details on what has changed (or would change in check mode) in diff mode.
-    support: none
 seealso:
   - module: chefops.chef_ha.chef_backend_cluster
 """
@@ -155,14 +150,8 @@ def remove(module, runner):
     if not result['changed']:
         module.exit_json(**result)
     args = ['remove-node', address, '--yes']
-    result['cmd'] = runner.argv(*args)
-    if module.check_mode:
-        module.exit_json(**result)
-    rc, out, err, cmd = runner.run(*args, mutates=True)
-    if rc != 0:
-        runner.fail('remove-node %s failed (exit %d)' % (address, rc), rc, out, err, cmd, registered=registered,
-                    etcd_member=in_etcd)
-    result.update(stdout=out)
+    result.update(cmd=runner.argv(*args), stdout=runner.change(*args, msg='remove-node %s failed' % address,
+                                                               registered=registered, etcd_member=in_etcd))
     module.exit_json(**result)
 
 
@@ -172,13 +161,7 @@ def cleanse(module, runner):
     result = dict(changed=leftover or params['force'], cmd=[])
     if not result['changed']:
         module.exit_json(**result)
-    result['cmd'] = runner.argv('cleanse', 'yes')
-    if module.check_mode:
-        module.exit_json(**result)
-    rc, out, err, cmd = runner.run('cleanse', 'yes', mutates=True)
-    if rc != 0:
-        runner.fail('cleanse failed (exit %d)' % rc, rc, out, err, cmd)
-    result.update(stdout=out)
+    result.update(cmd=runner.argv('cleanse', 'yes'), stdout=runner.change('cleanse', 'yes'))
     module.exit_json(**result)
 
 

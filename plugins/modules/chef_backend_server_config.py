@@ -40,11 +40,8 @@ extends_documentation_fragment:
   - ansible.builtin.files
 attributes:
   check_mode:
-    description: Can run in check mode and return a changed status prediction without modifying the target.
-    support: full
     details: C(gen-server-config) only prints; check mode runs it to predict the change and the diff.
   diff_mode:
-    description: Returns details on what has changed (or would change in check mode) in diff mode.
     support: full
     details: The superuser password is masked in the diff.
   safe_file_operations:

@@ -37,12 +37,7 @@ options:
     default: /opt/chef-backend/version-manifest.json
 attributes:
   check_mode:
-    description: Can run in check mode and return a changed status prediction without modifying the target.
-    support: full
     details: Predicts a change and runs nothing.
-  diff_mode:
-    description: Returns details on what has changed (or would change in check mode) in diff mode.
-    support: none
 seealso:
   - module: chefops.chef_ha.chef_backend_failover
   - module: chefops.chef_ha.chef_backend_info
@@ -95,15 +90,10 @@ def main():
     runner = CtlRunner(module, 'chef-backend-ctl', params['ctl_path'])
     args = ['upgrade'] + (['--failover'] if params['failover'] else []) + ['--yes']
     args += ['--accept-license'] if params['accept_license'] else []
-    result = dict(changed=True, cmd=runner.argv(*args))
-    if module.check_mode:
-        module.exit_json(version=installed_version(params['manifest_file']), **result)
-    rc, out, err, cmd = runner.run(*args, mutates=True)
-    if rc != 0:
-        runner.fail('chef-backend-ctl %s failed (exit %d); the new package is installed but the node runs the old '
-                    'services or none: see chef-backend-ctl status' % (' '.join(args), rc), rc, out, err, cmd,
-                    changed=True)
-    module.exit_json(version=installed_version(params['manifest_file']), stdout=out, **result)
+    out = runner.change(*args, msg='chef-backend-ctl %s failed; the new package is installed but the node runs the '
+                                   'old services or none: see chef-backend-ctl status' % ' '.join(args), changed=True)
+    module.exit_json(changed=True, cmd=runner.argv(*args), stdout=out,
+                     version=installed_version(params['manifest_file']))
 
 
 if __name__ == '__main__':

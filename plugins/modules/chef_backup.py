@@ -42,12 +42,7 @@ options:
     type: path
 attributes:
   check_mode:
-    description: Can run in check mode and return a changed status prediction without modifying the target.
-    support: full
     details: Predicts a change and runs nothing.
-  diff_mode:
-    description: Returns details on what has changed (or would change in check mode) in diff mode.
-    support: none
 seealso:
   - module: chefops.chef_ha.chef_backend_info
 """

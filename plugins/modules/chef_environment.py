@@ -73,11 +73,8 @@ options:
     default: present
 attributes:
   check_mode:
-    description: Can run in check mode and return a changed status prediction without modifying the target.
-    support: full
     details: Reads the environment (and the cookbooks with O(require_cookbook_versions)); writes nothing.
   diff_mode:
-    description: Returns details on what has changed (or would change) in diff mode.
     support: full
     details: The environment before and after, as dictionaries.
 seealso:

@@ -35,11 +35,8 @@ options:
     required: true
 attributes:
   check_mode:
-    description: Can run in check mode and return a changed status prediction without modifying the target.
-    support: full
     details: Reads the node and the environment; sends no request that changes anything.
   diff_mode:
-    description: Returns details on what has changed (or would change) in diff mode.
     support: full
     details: The node's environment before and after.
 notes:

@@ -74,12 +74,7 @@ options:
     type: path
 attributes:
   check_mode:
-    description: Can run in check mode and return a changed status prediction without modifying the target.
-    support: full
     details: Predicts from the checksums; never runs the reconfigure nor writes the record.
-  diff_mode:
-    description: Returns details on what has changed (or would change in check mode) in diff mode.
-    support: none
 notes:
   - Runs the ctl command with C(LC_ALL=C) as an argument list, never through a shell.
 """

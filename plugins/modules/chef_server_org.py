@@ -49,12 +49,7 @@ options:
     required: true
 attributes:
   check_mode:
-    description: Can run in check mode and return a changed status prediction without modifying the target.
-    support: full
     details: Runs only C(chef-server-ctl org-list).
-  diff_mode:
-    description: Returns details on what has changed (or would change in check mode) in diff mode.
-    support: none
 notes:
   - Runs C(chef-server-ctl) with C(LC_ALL=C) as an argument list, never through a shell.
   - When C(org-create) fails with the knife error C(Conflict) (HTTP 409, exit 100), another run created the
@@ -119,27 +114,13 @@ stderr:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_native
-from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import ChefCtlParseError, CtlRunner, mask_text
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CtlRunner
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_server_ctl import (
     ORG_NAME_RE,
-    PrivateKeyDrop,
+    KeyedCreate,
     full_name_problem,
-    is_conflict,
-    parse_name_list,
+    list_names,
 )
-
-
-def list_orgs(runner, changed=False):
-    rc, out, err, cmd = runner.run('org-list')
-    if rc != 0:
-        runner.fail('chef-server-ctl org-list failed (exit %d); is the frontend reconfigured and running?' % rc,
-                    rc, out, err, cmd, changed=changed)
-    try:
-        return parse_name_list(out)
-    except ChefCtlParseError as exc:
-        runner.fail('cannot read chef-server-ctl org-list output: %s' % to_native(exc), rc, out, err, cmd,
-                    changed=changed)
 
 
 def validate(module):
@@ -184,46 +165,16 @@ def main():
     result = dict(changed=False, name=name, created=False, key_written=False,
                   validator_path=params['validator_path'], cmd=[])
 
-    if name in list_orgs(runner):
+    if name in list_names(runner, 'org-list'):
         module.exit_json(**result)
 
     create_args = ['org-create', name, params['full_name']]
     if params['association_user']:
         create_args += ['-a', params['association_user']]
     create_args.append('-f')
-    if module.check_mode:
-        result.update(changed=True, created=True, cmd=runner.argv(*create_args + [params['validator_path']]))
-        module.exit_json(**result)
-
-    try:
-        drop = PrivateKeyDrop(params['validator_path'])
-    except (IOError, OSError) as exc:
-        module.fail_json(msg='cannot create a private directory beside validator_path %s: %s'
-                         % (params['validator_path'], to_native(exc)))
-    try:
-        rc, out, err, cmd = runner.run(*create_args + [drop.path])
-        outcome = dict(rc=rc, stdout=mask_text(out), stderr=mask_text(err), cmd=cmd)
-        if rc != 0:
-            if is_conflict(rc, out, err) and name in list_orgs(runner):
-                result.update(outcome)
-                module.warn('organization %s was created by someone else while this task ran; no validator key '
-                            'was written to %s' % (name, params['validator_path']))
-                module.exit_json(**result)
-            module.fail_json(msg='chef-server-ctl org-create %s failed (exit %d); the organization was not created'
-                             % (name, rc), **outcome)
-        result.update(outcome, changed=True, created=True)
-        if not drop.produced():
-            module.fail_json(msg='organization %s was created, but chef-server-ctl wrote no validator key; '
-                                 'generate a new validator client key for it' % name, **result)
-        try:
-            drop.install()
-        except (IOError, OSError) as exc:
-            module.fail_json(msg='organization %s was created, but its validator key could not be moved to %s: %s'
-                             % (name, params['validator_path'], to_native(exc)), **result)
-        result['key_written'] = True
-    finally:
-        drop.cleanup()
-    module.exit_json(**result)
+    KeyedCreate(module, runner, name, params['validator_path'], lambda: name in list_names(runner, 'org-list'),
+                kind='organization', key_option='validator_path', key='validator key',
+                missing='wrote no validator key; generate a new validator client key for it').run(create_args, result)
 
 
 if __name__ == '__main__':

@@ -55,12 +55,7 @@ options:
     default: false
 attributes:
   check_mode:
-    description: Can run in check mode and return a changed status prediction without modifying the target.
-    support: full
     details: Predicts from C(chef-server-ctl version) and the pending-upgrade record; runs nothing else.
-  diff_mode:
-    description: Returns details on what has changed (or would change in check mode) in diff mode.
-    support: none
 notes:
   - Every command runs with C(LC_ALL=C) as an argument list, never through a shell.
   - A failed step fails the task with the step's name, C(rc), C(stdout), C(stderr), C(cmd), the steps that ran, and

@@ -63,12 +63,7 @@ options:
     required: true
 attributes:
   check_mode:
-    description: Can run in check mode and return a changed status prediction without modifying the target.
-    support: full
     details: Runs only C(chef-server-ctl user-list).
-  diff_mode:
-    description: Returns details on what has changed (or would change in check mode) in diff mode.
-    support: none
 notes:
   - Runs C(chef-server-ctl) with C(LC_ALL=C) as an argument list, never through a shell.
   - When C(user-create) fails with the knife error C(Conflict) (HTTP 409, exit 100), the module reads C(user-list)
@@ -137,32 +132,13 @@ stderr:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_native
-from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import (
-    ChefCtlParseError,
-    CtlRunner,
-    mask_argv,
-    mask_text,
-)
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CtlRunner
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_server_ctl import (
-    PrivateKeyDrop,
-    is_conflict,
-    parse_name_list,
+    KeyedCreate,
+    list_names,
 )
 
 FIELDS = ('username', 'first_name', 'last_name', 'email', 'password')
-
-
-def list_users(runner, secrets, changed=False):
-    rc, out, err, cmd = runner.run('user-list')
-    if rc != 0:
-        runner.fail('chef-server-ctl user-list failed (exit %d); is the frontend reconfigured and running?' % rc,
-                    rc, mask_text(out, secrets), mask_text(err, secrets), cmd, changed=changed)
-    try:
-        return parse_name_list(out)
-    except ChefCtlParseError as exc:
-        runner.fail('cannot read chef-server-ctl user-list output: %s' % to_native(exc), rc, out, err, cmd,
-                    changed=changed)
 
 
 def validate(module):
@@ -205,55 +181,22 @@ def main():
     validate(module)
     secrets = [params['password']]
     username = params['username']
-    runner = CtlRunner(module, 'chef-server-ctl', params['ctl_path'])
+    runner = CtlRunner(module, 'chef-server-ctl', params['ctl_path'], secrets=secrets)
     result = dict(changed=False, username=username, created=False, key_written=False, key_path=params['key_path'],
                   cmd=[])
 
-    if username in list_users(runner, secrets):
+    if username in list_names(runner, 'user-list'):
         module.exit_json(**result)
 
     create_args = ['user-create', username, params['first_name'], params['last_name'], params['email'],
                    params['password'], '-f']
-    if module.check_mode:
-        result.update(changed=True, created=True, cmd=mask_argv(runner.argv(*create_args + [params['key_path']]),
-                                                                secrets))
-        module.exit_json(**result)
-
-    try:
-        drop = PrivateKeyDrop(params['key_path'])
-    except (IOError, OSError) as exc:
-        module.fail_json(msg='cannot create a private directory beside key_path %s: %s'
-                         % (params['key_path'], to_native(exc)))
-    try:
-        rc, out, err, cmd = runner.run(*create_args + [drop.path])
-        masked = dict(rc=rc, stdout=mask_text(out, secrets), stderr=mask_text(err, secrets),
-                      cmd=mask_argv(cmd, secrets))
-        if rc != 0:
-            if is_conflict(rc, out, err):
-                if username in list_users(runner, secrets):
-                    result.update(masked)
-                    module.warn('user %s was created by someone else while this task ran; no key was written to %s'
-                                % (username, params['key_path']))
-                    module.exit_json(**result)
-                module.fail_json(msg='chef-server-ctl user-create %s failed: the server reports a conflict but does '
-                                     'not list the user, so the e-mail address %s belongs to another user'
-                                     % (username, params['email']), **masked)
-            module.fail_json(msg='chef-server-ctl user-create %s failed (exit %d); the user was not created'
-                             % (username, rc), **masked)
-        result.update(masked, changed=True, created=True)
-        if not drop.produced():
-            module.fail_json(msg='user %s was created, but chef-server-ctl wrote no private key; the key cannot be '
-                                 'read back from the server, so generate a new one for this user' % username,
-                             **result)
-        try:
-            drop.install()
-        except (IOError, OSError) as exc:
-            module.fail_json(msg='user %s was created, but its key could not be moved to %s: %s'
-                             % (username, params['key_path'], to_native(exc)), **result)
-        result['key_written'] = True
-    finally:
-        drop.cleanup()
-    module.exit_json(**result)
+    KeyedCreate(module, runner, username, params['key_path'], lambda: username in list_names(runner, 'user-list'),
+                kind='user', key_option='key_path', key='key',
+                missing='wrote no private key; the key cannot be read back from the server, so generate a new one '
+                        'for this user',
+                unlisted_conflict='chef-server-ctl user-create %s failed: the server reports a conflict but does not '
+                                  'list the user, so the e-mail address %s belongs to another user'
+                                  % (username, params['email'])).run(create_args, result)
 
 
 if __name__ == '__main__':

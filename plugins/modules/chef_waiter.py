@@ -45,11 +45,8 @@ options:
     type: int
 attributes:
   check_mode:
-    description: Can run in check mode and return a changed status prediction without modifying the target.
-    support: full
     details: Reads the state and predicts it; sends no request that changes anything.
   diff_mode:
-    description: Returns details on what has changed (or would change in check mode) in diff mode.
     support: full
     details: Before and after state of the agent as dictionaries.
 notes:

@@ -21,6 +21,8 @@ description:
   - An agent given with a O(agents[].guid) is not asked for a run; the module waits for that run instead, for
     example one started by M(chefops.chef_ha.chef_waiter_run) with O(chefops.chef_ha.chef_waiter_run#module:wait=false).
   - One agent that cannot be reached, refuses the run, or whose run fails does not stop the others.
+extends_documentation_fragment:
+  - chefops.chef_ha.attributes
 options:
   agents:
     description:
@@ -135,23 +137,13 @@ options:
     default: true
 attributes:
   check_mode:
-    description: Can run in check mode and return a changed status prediction without modifying the target.
-    support: full
     details:
       - Starts nothing. Checks that each agent answers and predicts a refusal (lock, whitelist) from C(/chef/lock)
         and C(/status), as M(chefops.chef_ha.chef_waiter_run) does. Runs given by O(agents[].guid) are waited for,
         which changes nothing.
-  diff_mode:
-    description: Returns details on what has changed (or would change in check mode) in diff mode.
-    support: none
   idempotent:
-    description: Running the module again with the same arguments on an unchanged host reports no change.
     support: none
     details: Every call starts chef-client runs, which is the point of the module.
-  platform:
-    description: Target operating systems the module can run against.
-    support: N/A
-    platforms: posix
 notes:
   - The module talks HTTP(S) to the agents; run it once (C(run_once)) on the controller or on a host the agents'
     firewall lets in (C(delegate_to)). The agent has no authentication; restrict its port to trusted networks.

@@ -22,6 +22,7 @@ description:
   - While a run is queued the agent hands the same GUID to every further request, so two requests close together
     share one run.
 extends_documentation_fragment:
+  - chefops.chef_ha.attributes
   - chefops.chef_ha.chef_waiter
 options:
   run_list:
@@ -61,22 +62,12 @@ options:
     default: 40
 attributes:
   check_mode:
-    description: Can run in check mode and return a changed status prediction without modifying the target.
-    support: full
     details:
       - Starts nothing. Checks that the agent answers and predicts a refusal (lock, whitelist) from C(/chef/lock)
         and C(/status); a predicted refusal fails the task. Reports V(changed=true) otherwise.
-  diff_mode:
-    description: Returns details on what has changed (or would change in check mode) in diff mode.
-    support: none
   idempotent:
-    description: Running the module again with the same arguments on an unchanged host reports no change.
     support: none
     details: Every call starts a chef-client run, which is the point of the module.
-  platform:
-    description: Target operating systems the module can run against.
-    support: N/A
-    platforms: posix
 notes:
   - The module talks HTTP(S) to the agent; run it on the controller (C(delegate_to=localhost)) or on the node itself.
 seealso:

@@ -136,12 +136,9 @@ options:
     default: 10
 attributes:
   check_mode:
-    description: Can run in check mode and return a changed status prediction without modifying the target.
-    support: full
     details: Reads the chain and the jumps and checks the new rules with C(iptables-restore --test), which changes
       nothing.
   diff_mode:
-    description: Returns details on what has changed (or would change in check mode) in diff mode.
     support: full
     details: The chain as C(iptables -S) prints it, and the jumps to it, before and after.
 notes:

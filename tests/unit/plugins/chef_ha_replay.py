@@ -5,12 +5,15 @@ Import as ansible_collections.chefops.chef_ha.tests.unit.plugins.chef_ha_replay.
 
 import json
 import os
+import stat
 
 import pytest
 
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
+# The fixed name the keydir fixture gives the private directory a key is dropped into, so argv can be recorded.
+DROP_NAME = '.chefops-key.test'
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures')
 BIN_DIR = '/usr/bin'
 
@@ -18,6 +21,10 @@ BIN_DIR = '/usr/bin'
 def fixture_text(name):
     with open(os.path.join(FIXTURES, name)) as handle:
         return handle.read()
+
+
+def mode_of(path):
+    return stat.S_IMODE(os.stat(str(path)).st_mode)
 
 
 def call(args, rc=0, out='', err='', command='chef-backend-ctl', effect=None, env=None):

@@ -11,10 +11,7 @@ from ansible_collections.chefops.chef_ha.plugins.module_utils import _atomic_fil
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason='giving a file to another owner needs root')
 OTHER_ID = 65534  # nobody / nogroup
-
-
-def mode_of(path):
-    return stat.S_IMODE(os.stat(str(path)).st_mode)
+from ansible_collections.chefops.chef_ha.tests.unit.plugins.chef_ha_replay import mode_of
 
 
 def leftovers(directory, keep):

@@ -1,22 +1,17 @@
 """chef_backend_server_config on recorded chef-backend-ctl calls."""
 
 import os
-import stat
 
 import pytest
 
 from ansible_collections.chefops.chef_ha.plugins.module_utils import _atomic_file
 from ansible_collections.chefops.chef_ha.plugins.modules import chef_backend_server_config
-from ansible_collections.chefops.chef_ha.tests.unit.plugins.chef_ha_replay import call, fixture_text
+from ansible_collections.chefops.chef_ha.tests.unit.plugins.chef_ha_replay import call, fixture_text, mode_of
 
 FQDN = 'fe1.chefops.test'
 PASSWORD = '3f9c1d7be2a84c06a5e1b0d9f47e6c2a18b5d0e3f6a7c9b2d4e8f1a3c5b7d9e0f2a4c6b8d0e1f3a5c7'
 CONFIG = fixture_text('gen_server_config_fe1.rb')
 GEN = call(['gen-server-config', FQDN], out=CONFIG)
-
-
-def mode_of(path):
-    return stat.S_IMODE(os.stat(path).st_mode)
 
 
 @pytest.fixture

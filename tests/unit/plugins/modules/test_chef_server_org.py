@@ -1,53 +1,18 @@
 """chef_server_org on recorded chef-server-ctl calls."""
 
 import os
-import stat
 
 import pytest
 
-from ansible.module_utils import basic
 
 from ansible_collections.chefops.chef_ha.plugins.module_utils import _chef_server_ctl
 from ansible_collections.chefops.chef_ha.plugins.modules import chef_server_org
-from ansible_collections.chefops.chef_ha.tests.unit.plugins.chef_ha_replay import call, fixture_text
+from ansible_collections.chefops.chef_ha.tests.unit.plugins.chef_ha_replay import DROP_NAME, call, fixture_text, mode_of
 
 CTL = '/usr/bin/chef-server-ctl'
 KEY = '-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAvalidatorkeymaterial\n-----END RSA PRIVATE KEY-----\n'
 LIST_WITH = call(['org-list'], out=fixture_text('chef_server/org_list.txt'), command='chef-server-ctl')
 LIST_EMPTY = call(['org-list'], out='', command='chef-server-ctl')
-DROP_NAME = '.chefops-key.test'
-
-
-def mode_of(path):
-    return stat.S_IMODE(os.stat(path).st_mode)
-
-
-@pytest.fixture
-def keydir(tmp_path, monkeypatch):
-    directory = tmp_path / 'keys'
-    directory.mkdir()
-
-    def mkdtemp(prefix='tmp', dir=None):
-        path = os.path.join(dir, DROP_NAME)
-        os.mkdir(path, 0o755)
-        return path
-
-    monkeypatch.setattr(_chef_server_ctl.tempfile, 'mkdtemp', mkdtemp)
-    return directory
-
-
-@pytest.fixture
-def warnings(monkeypatch):
-    """Warnings the module gives (they reach the result only when no controller code is loaded in the process)."""
-    seen = []
-    original = basic.AnsibleModule.warn
-
-    def warn(self, warning, *args, **kwargs):
-        seen.append(warning)
-        return original(self, warning, *args, **kwargs)
-
-    monkeypatch.setattr(basic.AnsibleModule, 'warn', warn)
-    return seen
 
 
 def args(keydir, **extra):

@@ -6,7 +6,6 @@ import os
 
 import pytest
 
-from ansible.module_utils import basic
 
 from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import ChefCtlParseError
 from ansible_collections.chefops.chef_ha.plugins.module_utils import _atomic_file, _chef_server_ctl
@@ -59,20 +58,6 @@ def envs(monkeypatch):
         return original(self, module, argv, **kwargs)
 
     monkeypatch.setattr(chef_ha_replay.CommandReplay, '__call__', recording)
-    return seen
-
-
-@pytest.fixture
-def warnings(monkeypatch):
-    """Warnings the module gives (they reach the result only when no controller code is loaded in the process)."""
-    seen = []
-    original = basic.AnsibleModule.warn
-
-    def warn(self, warning, *args, **kwargs):
-        seen.append(warning)
-        return original(self, warning, *args, **kwargs)
-
-    monkeypatch.setattr(basic.AnsibleModule, 'warn', warn)
     return seen
 
 

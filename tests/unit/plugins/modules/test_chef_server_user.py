@@ -1,17 +1,15 @@
 """chef_server_user on recorded chef-server-ctl calls, and the chef-server-ctl list and masking helpers."""
 
 import os
-import stat
 
 import pytest
 
-from ansible.module_utils import basic
 
 from ansible_collections.chefops.chef_ha.plugins.module_utils import _chef_server_ctl, _ctl_runner
 from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import ChefCtlParseError
 from ansible_collections.chefops.chef_ha.plugins.modules import chef_server_user
 from ansible_collections.chefops.chef_ha.tests.unit.plugins import chef_ha_replay
-from ansible_collections.chefops.chef_ha.tests.unit.plugins.chef_ha_replay import call, fixture_text
+from ansible_collections.chefops.chef_ha.tests.unit.plugins.chef_ha_replay import DROP_NAME, call, fixture_text, mode_of
 
 CTL = '/usr/bin/chef-server-ctl'
 PASSWORD = 'S3cret-pa55word-7f1c'
@@ -19,40 +17,6 @@ KEY = '-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAtestkeymaterial\n-----EN
 LIST_WITHOUT = call(['user-list'], out=fixture_text('chef_server/user_list_pivotal_only.txt'),
                     command='chef-server-ctl')
 LIST_WITH = call(['user-list'], out=fixture_text('chef_server/user_list.txt'), command='chef-server-ctl')
-DROP_NAME = '.chefops-key.test'
-
-
-def mode_of(path):
-    return stat.S_IMODE(os.stat(path).st_mode)
-
-
-@pytest.fixture
-def keydir(tmp_path, monkeypatch):
-    """The key's directory; the private drop directory in it gets a fixed name so that argv can be recorded."""
-    directory = tmp_path / 'keys'
-    directory.mkdir()
-
-    def mkdtemp(prefix='tmp', dir=None):
-        path = os.path.join(dir, DROP_NAME)
-        os.mkdir(path, 0o755)  # wider than needed: the module must narrow it before the ctl writes
-        return path
-
-    monkeypatch.setattr(_chef_server_ctl.tempfile, 'mkdtemp', mkdtemp)
-    return directory
-
-
-@pytest.fixture
-def warnings(monkeypatch):
-    """Warnings the module gives (they reach the result only when no controller code is loaded in the process)."""
-    seen = []
-    original = basic.AnsibleModule.warn
-
-    def warn(self, warning, *args, **kwargs):
-        seen.append(warning)
-        return original(self, warning, *args, **kwargs)
-
-    monkeypatch.setattr(basic.AnsibleModule, 'warn', warn)
-    return seen
 
 
 def args(keydir, **extra):
