@@ -33,3 +33,13 @@ attributes:
   check_mode:
     details: Read-only; does the same in check mode.
 """
+
+    # Modules that run their command on every call (the vendor cannot say whether it would change anything).
+    EVERY_CALL = r"""
+attributes:
+  check_mode:
+    details: Predicts a change and runs nothing.
+  idempotent:
+    support: none
+    details: Every call runs the command and reports a change.
+"""

@@ -49,3 +49,26 @@ options:
 notes:
   - The agent has no authentication. Restrict its port to trusted networks.
 """
+
+    # The options of the modules that start runs (chef_waiter_run, chef_waiter_batch_run).
+    RUN = r"""
+options:
+  run_list:
+    description:
+      - Custom run list, passed to C(chef-client -o), for example V(recipe[app::deploy]).
+      - Sent as the raw request body; it must match an entry of the agent's C(allowed_custom_runs) exactly when the
+        agent whitelists custom runs. At most 512 bytes.
+      - Without it a run uses its node's own run list.
+    type: str
+  force:
+    description:
+      - Run the custom O(run_list) even when the agent is locked (C(?force=true)). Only custom runs can be forced.
+    type: bool
+    default: false
+  log_lines:
+    description:
+      - How many lines of the end of each run log to return and show in a failure message. V(0) returns none,
+        V(-1) the whole log.
+    type: int
+    default: 40
+"""

@@ -55,30 +55,26 @@ def octal_mode(mode):
         return None
 
 
-def _uid(owner):
-    if owner is None:
+def _account_id(name, lookup, field, what):
+    """A numeric id as given, or the id of the named user or group (lookup: pwd.getpwnam or grp.getgrnam)."""
+    if name is None:
         return None
     try:
-        return int(owner)
+        return int(name)
     except ValueError:
         pass
     try:
-        return pwd.getpwnam(owner).pw_uid
+        return getattr(lookup(name), field)
     except KeyError:
-        raise OSError(errno.EINVAL, 'no such user: %s' % owner)
+        raise OSError(errno.EINVAL, 'no such %s: %s' % (what, name))
+
+
+def _uid(owner):
+    return _account_id(owner, pwd.getpwnam, 'pw_uid', 'user')
 
 
 def _gid(group):
-    if group is None:
-        return None
-    try:
-        return int(group)
-    except ValueError:
-        pass
-    try:
-        return grp.getgrnam(group).gr_gid
-    except KeyError:
-        raise OSError(errno.EINVAL, 'no such group: %s' % group)
+    return _account_id(group, grp.getgrnam, 'gr_gid', 'group')
 
 
 def read_text(path):
@@ -90,13 +86,13 @@ def read_text(path):
         return None
 
 
-def read_bytes(path):
-    """The bytes of path, or None when it does not exist."""
+def read_bytes(path, strict=True):
+    """The bytes of path, or None when it does not exist (or, not strict, when it cannot be read at all)."""
     try:
         with open(path, 'rb') as handle:
             return handle.read()
     except (IOError, OSError) as exc:
-        if exc.errno == errno.ENOENT:
+        if exc.errno == errno.ENOENT or not strict:
             return None
         raise
 

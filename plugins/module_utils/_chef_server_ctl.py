@@ -121,6 +121,17 @@ def list_names(runner, subcommand, changed=False):
                     changed=changed)
 
 
+def key_path_problem(option, path):
+    """Why path cannot receive a private key (option names the module option), or None."""
+    if not os.path.isabs(path):
+        return '%s must be an absolute path, got %r' % (option, path)
+    if os.path.isdir(path):
+        return '%s %s is a directory; give the path of the key file' % (option, path)
+    if not os.path.isdir(os.path.dirname(path)):
+        return 'the directory of %s %s does not exist; create it first' % (option, path)
+    return None
+
+
 class KeyedCreate:
     """`chef-server-ctl user-create ... -f KEY` or `org-create ... -f KEY`: the entity and the private key only the
     create prints, written to key_path through a private directory (PrivateKeyDrop).

@@ -330,6 +330,14 @@ class ChefWaiterClient(object):
 
 # One run, from the request that starts it (or its known guid) to its result
 
+def check_wait_options(module, *extra):
+    """Fail naming the first of wait_timeout, poll_interval and the extra options that is not a positive number."""
+    for name in ('wait_timeout', 'poll_interval') + extra:
+        if module.params[name] <= 0:
+            module.fail_json(msg='%s must be a positive number%s, got %s'
+                             % (name, '' if name in extra else ' of seconds', module.params[name]))
+
+
 def run_list_problem(run_list):
     """Why a custom run list cannot be sent to an agent, or None."""
     if run_list is None:

@@ -20,6 +20,7 @@ description:
     entry point records it on a backend).
 extends_documentation_fragment:
   - chefops.chef_ha.attributes
+  - chefops.chef_ha.attributes.every_call
   - chefops.chef_ha.ctl.backend
 options:
   state:
@@ -27,9 +28,6 @@ options:
     type: str
     required: true
     choices: ['on', 'off']
-attributes:
-  check_mode:
-    details: Predicts a change and runs nothing.
 seealso:
   - module: chefops.chef_ha.chef_backend_upgrade
 """
@@ -47,10 +45,6 @@ cmd:
   returned: always
   type: list
   elements: str
-stdout:
-  description: Its standard output.
-  returned: when the command ran
-  type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -67,8 +61,8 @@ def main():
     )
     runner = CtlRunner(module, 'chef-backend-ctl', module.params['ctl_path'])
     args = ['set-cluster-failover', module.params['state']]
-    out = runner.change(*args, msg='set-cluster-failover %s failed' % module.params['state'])
-    module.exit_json(changed=True, cmd=runner.argv(*args), stdout=out)
+    runner.change(*args, msg='set-cluster-failover %s failed' % module.params['state'])
+    module.exit_json(changed=True, cmd=runner.argv(*args))
 
 
 if __name__ == '__main__':

@@ -103,6 +103,7 @@ from ansible.module_utils.common.text.converters import to_bytes, to_native
 from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import ChefCtlParseError, CtlRunner
 from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import (
     octal_mode,
+    read_bytes,
     write_file,
 )
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import (
@@ -121,14 +122,6 @@ def valid_fqdn(name):
     if labels[-1].isdigit():
         return False
     return all(_LABEL_RE.match(label) for label in labels)
-
-
-def read_bytes(path):
-    try:
-        with open(path, 'rb') as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
 
 
 def write_config(module, dest, data):
@@ -189,7 +182,7 @@ def main():
     if dest:
         result['dest'] = dest
         new = to_bytes(out, errors='surrogate_or_strict')
-        old = read_bytes(dest)
+        old = read_bytes(dest, strict=False)
         if old is not None:
             # an earlier file may carry an older password: keep it out of the output as well
             module.no_log_values.update(server_config_passwords(to_native(old, errors='surrogate_or_strict')))

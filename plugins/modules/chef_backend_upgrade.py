@@ -21,6 +21,7 @@ description:
   - Returns the build version the node reports afterwards, from the installed package's manifest.
 extends_documentation_fragment:
   - chefops.chef_ha.attributes
+  - chefops.chef_ha.attributes.every_call
   - chefops.chef_ha.ctl.backend
 options:
   failover:
@@ -35,9 +36,6 @@ options:
     description: The installed package's omnibus version manifest, read for RV(version).
     type: path
     default: /opt/chef-backend/version-manifest.json
-attributes:
-  check_mode:
-    details: Predicts a change and runs nothing.
 seealso:
   - module: chefops.chef_ha.chef_backend_failover
   - module: chefops.chef_ha.chef_backend_info

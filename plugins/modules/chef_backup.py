@@ -21,6 +21,7 @@ description:
   - Every run takes a new backup, so the module always reports a change.
 extends_documentation_fragment:
   - chefops.chef_ha.attributes
+  - chefops.chef_ha.attributes.every_call
 options:
   product:
     description: Which product's backup to take.
@@ -40,9 +41,6 @@ options:
       - Path of the product's ctl command. By default C(chef-backend-ctl) or C(chef-server-ctl) is searched in E(PATH)
         and the product's C(bin) directory.
     type: path
-attributes:
-  check_mode:
-    details: Predicts a change and runs nothing.
 seealso:
   - module: chefops.chef_ha.chef_backend_info
 """
@@ -79,10 +77,6 @@ cmd:
   returned: always
   type: list
   elements: str
-stdout:
-  description: The command's standard output.
-  returned: when the command ran
-  type: str
 """
 
 import fnmatch
@@ -141,7 +135,7 @@ def main():
         runner.fail('%s exited 0 but left %d new archives matching %s in %s (want 1). Its output: %s'
                     % (' '.join(cmd), len(new), pattern, params['backup_dir'], tail(out)), rc, out, err, cmd,
                     archives=new)
-    result.update(archive=new[0], sha256=module.sha256(new[0]), size=os.path.getsize(new[0]), stdout=out)
+    result.update(archive=new[0], sha256=module.sha256(new[0]), size=os.path.getsize(new[0]))
     module.exit_json(**result)
 
 

@@ -111,7 +111,6 @@ stderr:
   type: str
 """
 
-import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CtlRunner
@@ -119,6 +118,7 @@ from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_server_ctl i
     ORG_NAME_RE,
     KeyedCreate,
     full_name_problem,
+    key_path_problem,
     list_names,
 )
 
@@ -138,13 +138,9 @@ def validate(module):
     user = params['association_user']
     if user is not None and (not user.strip() or user.startswith('-')):
         module.fail_json(msg='association_user %r is not a user name' % user)
-    path = params['validator_path']
-    if not os.path.isabs(path):
-        module.fail_json(msg='validator_path must be an absolute path, got %r' % path)
-    if os.path.isdir(path):
-        module.fail_json(msg='validator_path %s is a directory; give the path of the key file' % path)
-    if not os.path.isdir(os.path.dirname(path)):
-        module.fail_json(msg='the directory of validator_path %s does not exist; create it first' % path)
+    problem = key_path_problem('validator_path', params['validator_path'])
+    if problem:
+        module.fail_json(msg=problem)
 
 
 def main():

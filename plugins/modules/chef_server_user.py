@@ -129,12 +129,12 @@ stderr:
   sample: Created admin
 """
 
-import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CtlRunner
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_server_ctl import (
     KeyedCreate,
+    key_path_problem,
     list_names,
 )
 
@@ -155,13 +155,9 @@ def validate(module):
         module.fail_json(msg='username %r contains whitespace; use a name without spaces' % params['username'])
     if '@' not in params['email']:
         module.fail_json(msg='email %r is not an e-mail address' % params['email'])
-    key_path = params['key_path']
-    if not os.path.isabs(key_path):
-        module.fail_json(msg='key_path must be an absolute path, got %r' % key_path)
-    if os.path.isdir(key_path):
-        module.fail_json(msg='key_path %s is a directory; give the path of the key file' % key_path)
-    if not os.path.isdir(os.path.dirname(key_path)):
-        module.fail_json(msg='the directory of key_path %s does not exist; create it first' % key_path)
+    problem = key_path_problem('key_path', params['key_path'])
+    if problem:
+        module.fail_json(msg=problem)
 
 
 def main():

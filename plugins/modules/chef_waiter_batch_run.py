@@ -23,6 +23,7 @@ description:
   - One agent that cannot be reached, refuses the run, or whose run fails does not stop the others.
 extends_documentation_fragment:
   - chefops.chef_ha.attributes
+  - chefops.chef_ha.chef_waiter.run
 options:
   agents:
     description:
@@ -94,18 +95,6 @@ options:
       - Timeout in seconds of each HTTP request to an agent.
     type: int
     default: 10
-  run_list:
-    description:
-      - Custom run list of the runs, passed to C(chef-client -o), for example V(recipe[app::deploy]).
-      - Sent as the raw request body; it must match an entry of the agent's C(allowed_custom_runs) exactly when the
-        agent whitelists custom runs. At most 512 bytes.
-      - Without it each run uses its node's own run list.
-    type: str
-  force:
-    description:
-      - Run the custom run list even when an agent is locked (C(?force=true)). Only custom runs can be forced.
-    type: bool
-    default: false
   wait_timeout:
     description:
       - How many seconds to wait for each run, counted from its start. A run still queued or running then counts as
@@ -117,12 +106,6 @@ options:
       - Seconds between two rounds of status requests to the agents whose runs have not finished.
     type: float
     default: 2.0
-  log_lines:
-    description:
-      - How many lines of the end of each run log to return and show in a failure message. V(0) returns none,
-        V(-1) the whole log.
-    type: int
-    default: 40
   workers:
     description:
       - How many requests to agents at once at most.
@@ -218,6 +201,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_waiter_api import (
     ChefWaiterClient,
     RunWatch,
+    check_wait_options,
     run_list_problem,
 )
 
@@ -307,12 +291,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    if params['wait_timeout'] <= 0:
-        module.fail_json(msg='wait_timeout must be a positive number of seconds, got %d' % params['wait_timeout'])
-    if params['workers'] <= 0:
-        module.fail_json(msg='workers must be a positive number, got %d' % params['workers'])
-    if params['poll_interval'] <= 0:
-        module.fail_json(msg='poll_interval must be a positive number of seconds, got %s' % params['poll_interval'])
+    check_wait_options(module, 'workers')
     names = [entry['name'] for entry in params['agents']]
     repeated = sorted(set(name for name in names if names.count(name) > 1))
     if repeated:

@@ -24,20 +24,8 @@ description:
 extends_documentation_fragment:
   - chefops.chef_ha.attributes
   - chefops.chef_ha.chef_waiter
+  - chefops.chef_ha.chef_waiter.run
 options:
-  run_list:
-    description:
-      - Custom run list for this one run, passed to C(chef-client -o), for example V(recipe[app::deploy]).
-      - Sent as the raw request body; it must match an entry of the agent's C(allowed_custom_runs) exactly when the
-        agent whitelists custom runs. At most 512 bytes.
-      - Without it the run uses the node's own run list.
-    type: str
-  force:
-    description:
-      - Run the custom O(run_list) even when the agent is locked (C(?force=true)).
-      - Only custom runs can be forced, so it requires O(run_list).
-    type: bool
-    default: false
   wait:
     description:
       - Wait for the run to finish. With V(false) the task returns as soon as the agent accepted the run.
@@ -54,12 +42,6 @@ options:
       - Seconds between two status requests while waiting.
     type: float
     default: 2.0
-  log_lines:
-    description:
-      - How many lines of the end of the run log to return and show in a failure message. V(0) returns none,
-        V(-1) the whole log.
-    type: int
-    default: 40
 attributes:
   check_mode:
     details:
@@ -163,6 +145,7 @@ from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_waiter_api i
     ChefWaiterClient,
     RunWatch,
     chef_waiter_argument_spec,
+    check_wait_options,
     run_list_problem,
 )
 
@@ -183,10 +166,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    if params['wait_timeout'] <= 0:
-        module.fail_json(msg='wait_timeout must be a positive number of seconds, got %d' % params['wait_timeout'])
-    if params['poll_interval'] <= 0:
-        module.fail_json(msg='poll_interval must be a positive number of seconds, got %s' % params['poll_interval'])
+    check_wait_options(module)
     run_list = params['run_list']
     problem = run_list_problem(run_list)
     if problem:

@@ -8,7 +8,6 @@ with `cleanse`, and check the real state of etcd, PostgreSQL and the listeners. 
 import importlib.util
 import json
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -16,6 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from lab_running import lab_up
 
 REPO = Path(__file__).resolve().parents[2]
 STANDIN = REPO / "tests" / "standins" / "chef-backend"
@@ -85,18 +86,7 @@ def test_status_table_and_duration_format():
 
 # ------------------------------------------------------------------------------------------------ lab
 
-def _lab_up():
-    if not shutil.which("docker"):
-        return False
-    try:
-        names = subprocess.run(["docker", "ps", "--format", "{{.Names}}"], capture_output=True, text=True,
-                               timeout=20).stdout.split()
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return {"be1", "be2", "be3", "fe1"} <= set(names)
-
-
-lab = pytest.mark.skipif(not _lab_up(), reason="lab containers are not running")
+lab = pytest.mark.skipif(not lab_up("be1", "be2", "be3", "fe1"), reason="lab containers are not running")
 
 
 def host(name):

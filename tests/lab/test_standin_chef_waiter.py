@@ -8,12 +8,13 @@ failing behaviour file gives status "failed" with the exit code. node1 is left a
 """
 import base64
 import json
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+
+from lab_running import lab_up
 
 REPO = Path(__file__).resolve().parents[2]
 STANDINS = REPO / "tests" / "standins"
@@ -28,18 +29,7 @@ VERSION = "1.4.3"
 EVIDENCE_LOGS = (CC_LOG, "/var/log/chef-waiter.invocations.jsonl", "/var/log/chef-waiter.requests.jsonl")
 
 
-def _lab_up():
-    if not shutil.which("docker"):
-        return False
-    try:
-        names = subprocess.run(["docker", "ps", "--format", "{{.Names}}"], capture_output=True, text=True,
-                               timeout=20).stdout.split()
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return NODE in names
-
-
-pytestmark = pytest.mark.skipif(not _lab_up(), reason="lab containers are not running")
+pytestmark = pytest.mark.skipif(not lab_up(NODE), reason="lab containers are not running")
 
 
 def node():

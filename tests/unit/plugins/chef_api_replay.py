@@ -11,12 +11,23 @@ import os
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit
 
+import yaml
+
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'chef_api')
 KEY_FILE = os.path.join(FIXTURES, 'client.pem')
 CLIENT = 'deployer'
+# Request signatures computed with the openssl command line (fixtures/chef_api/signing_vectors.yml).
+with open(os.path.join(FIXTURES, 'signing_vectors.yml')) as _handle:
+    VECTORS = yaml.safe_load(_handle)
+
+
+def vector_id(vector):
+    """A test id for a signing vector: protocol version, method, with or without an organization, body."""
+    return '%s-%s-%s-%s' % (vector['version'], vector['method'], 'org' if '/organizations/' in vector['path']
+                            else 'no-org', 'body' if vector['body'] else 'empty')
 
 
 def key_text():

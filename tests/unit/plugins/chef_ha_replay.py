@@ -27,11 +27,34 @@ def mode_of(path):
     return stat.S_IMODE(os.stat(str(path)).st_mode)
 
 
+def assert_private_file(path, text):
+    """The file holds text and only its owner can read it (a private key as the modules write it)."""
+    with open(str(path)) as handle:
+        assert handle.read() == text
+    assert mode_of(path) == 0o600
+
+
 def call(args, rc=0, out='', err='', command='chef-backend-ctl', effect=None, env=None):
     """One recorded run_command call: argv after the binary, exit status, stdout, stderr (and a side effect, and
     environment variables the command must get besides the C locale)."""
     return {'argv': [os.path.join(BIN_DIR, command)] + list(args), 'rc': rc, 'out': out, 'err': err,
             'effect': effect, 'env': env or {}}
+
+
+def key_create_call(argv, keydir, key_name, writes, rc=0, out='', err='', file_mode=0o644):
+    """A recorded `chef-server-ctl user-create|org-create ... -f KEY`: argv is everything before the key's path,
+    which is in the private drop directory of keydir. The ctl writes `writes` there (None: nothing) with file_mode,
+    after the check that the directory is closed to others."""
+    path = os.path.join(str(keydir), DROP_NAME, key_name)
+
+    def effect():
+        assert mode_of(os.path.dirname(path)) == 0o700
+        if writes is not None:
+            with open(path, 'w') as handle:
+                handle.write(writes)
+            os.chmod(path, file_mode)
+
+    return call(list(argv) + [path], rc=rc, out=out, err=err, command='chef-server-ctl', effect=effect)
 
 
 class CommandReplay:

@@ -15,16 +15,16 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
+
+from ansible_collections.chefops.chef_ha.tests.unit.plugins.chef_api_replay import VECTORS, vector_id
 
 REPO = Path(__file__).resolve().parents[3]
 SCRIPT = REPO / "tests" / "standins" / "chef-client" / "chef-client"
 FIXTURES = REPO / "tests" / "unit" / "plugins" / "fixtures" / "chef_api"
 KEY_FILE = FIXTURES / "client.pem"
-VECTORS = yaml.safe_load((FIXTURES / "signing_vectors.yml").read_text())
 FQDN = "web01.example.com"
 
 
@@ -49,11 +49,6 @@ def key():
 
 
 # ------------------------------------------------------------------------------------------------ signing
-
-def vector_id(vector):
-    return "%s-%s-%s-%s" % (vector["version"], vector["method"], "org" if "/organizations/" in vector["path"]
-                            else "no-org", "body" if vector["body"] else "empty")
-
 
 @pytest.mark.parametrize("vector", VECTORS["vectors"], ids=vector_id)
 def test_headers_match_the_openssl_vectors(key, vector):

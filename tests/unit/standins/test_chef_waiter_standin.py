@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import ssl
 import subprocess
@@ -20,6 +19,13 @@ import time
 from pathlib import Path
 
 import pytest
+
+from ansible_collections.chefops.chef_ha.tests.unit.plugins.fixtures.chef_waiter.agent import (
+    free_port,
+    instances,
+    launch,
+    terminate,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 WAITER = REPO / "tests" / "standins" / "chef-waiter" / "chef-waiter"
@@ -35,12 +41,6 @@ with open({record!r}, "a") as fh:
     fh.write(json.dumps(sys.argv[1:]) + "\\n")
 os.execv(sys.executable, [sys.executable] + sys.argv[1:])
 """
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def job(status, exitcode, starttime, ondemand, custom_run, custom_run_string):
@@ -103,32 +103,11 @@ class Waiter:
                               text=True, timeout=timeout)
 
     def start(self):
-        self.stderr = open(self.stderr_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, str(WAITER)], env=self.env, stdout=subprocess.DEVNULL,
-                                     stderr=self.stderr)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError("chef-waiter exited %s: %s" % (self.proc.returncode,
-                                                                     self.stderr_path.read_text()))
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError("chef-waiter did not listen on %d" % self.port)
+        self.proc, self.stderr = launch([sys.executable, str(WAITER)], self.env, self.port, self.stderr_path)
+        return self
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc:
-            self.stderr.close()
-        return self.proc.returncode if self.proc else None
+        return terminate(self.proc, self.stderr if self.proc else None)
 
     def request(self, method, path, body=None, headers=None):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=15)
@@ -177,17 +156,7 @@ class Waiter:
 
 @pytest.fixture
 def waiter_factory(tmp_path):
-    made = []
-
-    def make(name="w", **kwargs):
-        directory = tmp_path / name
-        directory.mkdir()
-        waiter = Waiter(directory, **kwargs)
-        made.append(waiter)
-        return waiter
-    yield make
-    for waiter in made:
-        waiter.stop()
+    yield from instances(tmp_path, Waiter)
 
 
 @pytest.fixture

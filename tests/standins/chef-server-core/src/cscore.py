@@ -106,6 +106,29 @@ def _unquote(kind, text):
     return re.sub(r"\\(.)", lambda m: escapes.get(m.group(1), m.group(1)), body)
 
 
+def _parse_items(tokens, i, close, what, parse_item):
+    """The items of an array or hash from tokens[i] up to its closing token, commas between; (items, next index)."""
+    items = []
+    while True:
+        if i >= len(tokens):
+            raise ConfigError("unterminated %s" % what)
+        if tokens[i][1] == close:
+            return items, i + 1
+        item, i = parse_item(tokens, i)
+        items.append(item)
+        if i < len(tokens) and tokens[i][1] == ",":
+            i += 1
+
+
+def _parse_pair(tokens, i):
+    """key => value in a hash: ((str(key), value), next index)."""
+    key, i = _parse_value(tokens, i)
+    if i >= len(tokens) or tokens[i][1] != "=>":
+        raise ConfigError("expected => in hash")
+    value, i = _parse_value(tokens, i + 1)
+    return (str(key), value), i
+
+
 def _parse_value(tokens, i):
     kind, text = tokens[i]
     if kind in ("sq", "dq"):
@@ -121,30 +144,10 @@ def _parse_value(tokens, i):
             return None, i + 1
         raise ConfigError("unsupported expression %r" % text)
     if text == "[":
-        items, i = [], i + 1
-        while True:
-            if i >= len(tokens):
-                raise ConfigError("unterminated array")
-            if tokens[i][1] == "]":
-                return items, i + 1
-            value, i = _parse_value(tokens, i)
-            items.append(value)
-            if i < len(tokens) and tokens[i][1] == ",":
-                i += 1
+        return _parse_items(tokens, i + 1, "]", "array", _parse_value)
     if text == "{":
-        items, i = {}, i + 1
-        while True:
-            if i >= len(tokens):
-                raise ConfigError("unterminated hash")
-            if tokens[i][1] == "}":
-                return items, i + 1
-            key, i = _parse_value(tokens, i)
-            if i >= len(tokens) or tokens[i][1] != "=>":
-                raise ConfigError("expected => in hash")
-            value, i = _parse_value(tokens, i + 1)
-            items[str(key)] = value
-            if i < len(tokens) and tokens[i][1] == ",":
-                i += 1
+        pairs, i = _parse_items(tokens, i + 1, "}", "hash", _parse_pair)
+        return dict(pairs), i
     raise ConfigError("unexpected %r" % text)
 
 

@@ -2,11 +2,9 @@
 
 import base64
 import hashlib
-import os
 import time
 
 import pytest
-import yaml
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -28,17 +26,16 @@ from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_api import (
 )
 from ansible_collections.chefops.chef_ha.tests.unit.plugins.chef_api_replay import (
     CLIENT,
-    FIXTURES,
+    VECTORS,
     KEY_FILE,
     ChefServerReplay,
     key_text,
     public_decrypt,
     public_key,
     verify_request,
+    vector_id,
 )
 
-with open(os.path.join(FIXTURES, 'signing_vectors.yml')) as _handle:
-    VECTORS = yaml.safe_load(_handle)
 TIMESTAMP = VECTORS['timestamp']
 URL = 'https://chef.example.com/organizations/acme'
 
@@ -46,11 +43,6 @@ URL = 'https://chef.example.com/organizations/acme'
 @pytest.fixture
 def key():
     return load_private_key(key_text(), 'test key')
-
-
-def vector_id(vector):
-    return '%s-%s-%s-%s' % (vector['version'], vector['method'], 'org' if '/organizations/' in vector['path']
-                            else 'no-org', 'body' if vector['body'] else 'empty')
 
 
 # Signing

@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.chefops.chef_ha.tests.unit.plugins.fixtures.chef_waiter.agent import StandinAgent
+from ansible_collections.chefops.chef_ha.tests.unit.plugins.fixtures.chef_waiter.agent import StandinAgent, instances
 
 
 @pytest.fixture(autouse=True)
@@ -14,17 +14,7 @@ def no_proxy(monkeypatch):
 @pytest.fixture
 def agents(tmp_path):
     """agents(name='agent', config=None, behaviour=None) starts one more agent; all are stopped afterwards."""
-    started = []
-
-    def start(name='agent', **kwargs):
-        directory = tmp_path / name
-        directory.mkdir()
-        agent = StandinAgent(directory, **kwargs).start()
-        started.append(agent)
-        return agent
-    yield start
-    for agent in started:
-        agent.stop()
+    yield from instances(tmp_path, lambda directory, **kwargs: StandinAgent(directory, **kwargs).start())
 
 
 @pytest.fixture

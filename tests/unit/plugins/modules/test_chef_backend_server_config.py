@@ -19,6 +19,13 @@ def dest(tmp_path):
     return str(tmp_path / 'chef-server.rb.fe1')
 
 
+def existing(dest, mode, text=CONFIG):
+    """dest as an earlier run left it: text with mode."""
+    with open(dest, 'w') as handle:
+        handle.write(text)
+    os.chmod(dest, mode)
+
+
 def test_returns_content_with_password_hidden(run_module):
     run = run_module(chef_backend_server_config, dict(fqdn=FQDN), [GEN])
     assert run['changed'] is False
@@ -43,9 +50,7 @@ def test_writes_new_file_with_mode_and_masked_diff(run_module, dest):
 
 
 def test_unchanged_file_is_not_rewritten(run_module, dest):
-    with open(dest, 'w') as handle:
-        handle.write(CONFIG)
-    os.chmod(dest, 0o640)
+    existing(dest, 0o640)
     before = os.stat(dest).st_ino
     run = run_module(chef_backend_server_config, dict(fqdn=FQDN, dest=dest), [GEN], diff=True)
     assert run['changed'] is False
@@ -54,19 +59,18 @@ def test_unchanged_file_is_not_rewritten(run_module, dest):
 
 
 def test_mode_only_change(run_module, dest):
-    with open(dest, 'w') as handle:
-        handle.write(CONFIG)
-    os.chmod(dest, 0o644)
+    existing(dest, 0o644)
     run = run_module(chef_backend_server_config, dict(fqdn=FQDN, dest=dest, mode='0600'), [GEN])
     assert run['changed'] is True
     assert mode_of(dest) == 0o600
 
 
 def test_changed_members_replace_file_and_mask_old_password(run_module, dest):
-    old = fixture_text('gen_server_config_fe1_one_member.rb').replace(PASSWORD, 'oldsecret-0123')
-    with open(dest, 'w') as handle:
-        handle.write(old)
-    os.chmod(dest, 0o600)
+    # the configuration generated while the cluster had one member, with another password
+    old = CONFIG.replace('chef_backend_members ["172.31.250.11", "172.31.250.12", "172.31.250.13"]',
+                         'chef_backend_members ["172.31.250.11"]').replace(PASSWORD, 'oldsecret-0123')
+    assert old.count('chef_backend_members ["172.31.250.11"]') == 1
+    existing(dest, 0o600, old)
     run = run_module(chef_backend_server_config, dict(fqdn=FQDN, dest=dest, mode='0600'), [GEN], diff=True)
     assert run['changed'] is True
     assert 'oldsecret-0123' not in run.raw
@@ -87,17 +91,13 @@ def test_check_mode_predicts_and_writes_nothing(run_module, dest):
 
 
 def test_check_mode_unchanged(run_module, dest):
-    with open(dest, 'w') as handle:
-        handle.write(CONFIG)
-    os.chmod(dest, 0o640)
+    existing(dest, 0o640)
     run = run_module(chef_backend_server_config, dict(fqdn=FQDN, dest=dest), [GEN], check_mode=True)
     assert run['changed'] is False
 
 
 def test_check_mode_predicts_mode_change_without_applying(run_module, dest):
-    with open(dest, 'w') as handle:
-        handle.write(CONFIG)
-    os.chmod(dest, 0o644)
+    existing(dest, 0o644)
     run = run_module(chef_backend_server_config, dict(fqdn=FQDN, dest=dest), [GEN], check_mode=True)
     assert run['changed'] is True
     assert mode_of(dest) == 0o644

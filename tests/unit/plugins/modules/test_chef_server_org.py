@@ -4,15 +4,14 @@ import os
 
 import pytest
 
-
 from ansible_collections.chefops.chef_ha.plugins.module_utils import _chef_server_ctl
 from ansible_collections.chefops.chef_ha.plugins.modules import chef_server_org
-from ansible_collections.chefops.chef_ha.tests.unit.plugins.chef_ha_replay import DROP_NAME, call, fixture_text, mode_of
+from ansible_collections.chefops.chef_ha.tests.unit.plugins import chef_ha_replay as replay
 
 CTL = '/usr/bin/chef-server-ctl'
 KEY = '-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAvalidatorkeymaterial\n-----END RSA PRIVATE KEY-----\n'
-LIST_WITH = call(['org-list'], out=fixture_text('chef_server/org_list.txt'), command='chef-server-ctl')
-LIST_EMPTY = call(['org-list'], out='', command='chef-server-ctl')
+LIST_WITH = replay.call(['org-list'], out=replay.fixture_text('chef_server/org_list.txt'), command='chef-server-ctl')
+LIST_EMPTY = replay.call(['org-list'], out='', command='chef-server-ctl')
 
 
 def args(keydir, **extra):
@@ -23,21 +22,12 @@ def args(keydir, **extra):
 
 
 def drop_path(keydir):
-    return str(keydir / DROP_NAME / 'acme-validator.pem')
+    return str(keydir / replay.DROP_NAME / 'acme-validator.pem')
 
 
 def create_call(keydir, rc=0, out='', err='', writes=KEY, assoc=True):
-    path = drop_path(keydir)
-
-    def effect():
-        assert mode_of(os.path.dirname(path)) == 0o700
-        if writes is not None:
-            with open(path, 'w') as handle:
-                handle.write(writes)
-            os.chmod(path, 0o644)
-
-    argv = ['org-create', 'acme', 'Acme Widgets, Inc.'] + (['-a', 'admin'] if assoc else []) + ['-f', path]
-    return call(argv, rc=rc, out=out, err=err, command='chef-server-ctl', effect=effect)
+    argv = ['org-create', 'acme', 'Acme Widgets, Inc.'] + (['-a', 'admin'] if assoc else []) + ['-f']
+    return replay.key_create_call(argv, keydir, 'acme-validator.pem', writes, rc=rc, out=out, err=err)
 
 
 def test_existing_org_runs_only_org_list(run_module, keydir):
@@ -54,10 +44,7 @@ def test_creates_org_and_validator_0600(run_module, keydir):
     assert run['changed'] is True
     assert run['created'] is True
     assert run['key_written'] is True
-    path = str(keydir / 'acme-validator.pem')
-    with open(path) as handle:
-        assert handle.read() == KEY
-    assert mode_of(path) == 0o600
+    replay.assert_private_file(keydir / 'acme-validator.pem', KEY)
     assert os.listdir(str(keydir)) == ['acme-validator.pem']
     assert run['cmd'] == [CTL, 'org-create', 'acme', 'Acme Widgets, Inc.', '-a', 'admin', '-f', drop_path(keydir)]
     assert 'PRIVATE KEY' not in run.raw
@@ -72,7 +59,7 @@ def test_without_association_user(run_module, keydir):
 
 def test_second_run_is_idempotent(run_module, keydir):
     run_module(chef_server_org, args(keydir), [LIST_EMPTY, create_call(keydir)])
-    run = run_module(chef_server_org, args(keydir), [call(['org-list'], out='acme\n', command='chef-server-ctl')])
+    run = run_module(chef_server_org, args(keydir), [replay.call(['org-list'], out='acme\n', command='chef-server-ctl')])
     assert run['changed'] is False
 
 
@@ -98,9 +85,9 @@ def test_check_mode_existing_org(run_module, keydir):
 
 
 def test_conflict_from_a_race_counts_as_existing(run_module, keydir, warnings):
-    conflict = create_call(keydir, rc=100, err=fixture_text('chef_server/org_create_conflict.txt'), writes=None)
+    conflict = create_call(keydir, rc=100, err=replay.fixture_text('chef_server/org_create_conflict.txt'), writes=None)
     run = run_module(chef_server_org, args(keydir), [LIST_EMPTY, conflict,
-                                                     call(['org-list'], out='acme\n', command='chef-server-ctl')])
+                                                     replay.call(['org-list'], out='acme\n', command='chef-server-ctl')])
     assert not run.failed
     assert run['changed'] is False
     assert run['key_written'] is False
@@ -109,7 +96,7 @@ def test_conflict_from_a_race_counts_as_existing(run_module, keydir, warnings):
 
 
 def test_conflict_but_not_listed_fails(run_module, keydir):
-    conflict = create_call(keydir, rc=100, err=fixture_text('chef_server/org_create_conflict.txt'), writes=None)
+    conflict = create_call(keydir, rc=100, err=replay.fixture_text('chef_server/org_create_conflict.txt'), writes=None)
     run = run_module(chef_server_org, args(keydir), [LIST_EMPTY, conflict, LIST_EMPTY])
     assert run.failed
     assert run['rc'] == 100
@@ -129,7 +116,7 @@ def test_unknown_association_user_fails(run_module, keydir):
 
 def test_org_list_failure(run_module, keydir):
     run = run_module(chef_server_org, args(keydir), [
-        call(['org-list'], rc=100, err=fixture_text('chef_server/network_error.txt'), command='chef-server-ctl')])
+        replay.call(['org-list'], rc=100, err=replay.fixture_text('chef_server/network_error.txt'), command='chef-server-ctl')])
     assert run.failed
     assert run['msg'].startswith('chef-server-ctl org-list failed (exit 100)')
     assert run['cmd'] == [CTL, 'org-list']

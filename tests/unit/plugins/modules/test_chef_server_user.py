@@ -4,12 +4,18 @@ import os
 
 import pytest
 
-
 from ansible_collections.chefops.chef_ha.plugins.module_utils import _chef_server_ctl, _ctl_runner
 from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import ChefCtlParseError
 from ansible_collections.chefops.chef_ha.plugins.modules import chef_server_user
 from ansible_collections.chefops.chef_ha.tests.unit.plugins import chef_ha_replay
-from ansible_collections.chefops.chef_ha.tests.unit.plugins.chef_ha_replay import DROP_NAME, call, fixture_text, mode_of
+from ansible_collections.chefops.chef_ha.tests.unit.plugins.chef_ha_replay import (
+    DROP_NAME,
+    assert_private_file,
+    call,
+    fixture_text,
+    key_create_call,
+    mode_of,
+)
 
 CTL = '/usr/bin/chef-server-ctl'
 PASSWORD = 'S3cret-pa55word-7f1c'
@@ -31,18 +37,8 @@ def drop_path(keydir, name='admin.pem'):
 
 
 def create_call(keydir, rc=0, out='', err='Created admin\n', writes=KEY, file_mode=0o644):
-    path = drop_path(keydir)
-
-    def effect():
-        # the private directory is closed to others before the ctl writes into it
-        assert mode_of(os.path.dirname(path)) == 0o700
-        if writes is not None:
-            with open(path, 'w') as handle:
-                handle.write(writes)
-            os.chmod(path, file_mode)
-
-    return call(['user-create', 'admin', 'Chef', 'Admin', 'admin@example.com', PASSWORD, '-f', path], rc=rc,
-                out=out, err=err, command='chef-server-ctl', effect=effect)
+    argv = ['user-create', 'admin', 'Chef', 'Admin', 'admin@example.com', PASSWORD, '-f']
+    return key_create_call(argv, keydir, 'admin.pem', writes, rc=rc, out=out, err=err, file_mode=file_mode)
 
 
 def leftovers(keydir):
@@ -95,10 +91,7 @@ def test_creates_user_and_key_0600(run_module, keydir):
     assert run['changed'] is True
     assert run['created'] is True
     assert run['key_written'] is True
-    key_path = str(keydir / 'admin.pem')
-    with open(key_path) as handle:
-        assert handle.read() == KEY
-    assert mode_of(key_path) == 0o600
+    assert_private_file(keydir / 'admin.pem', KEY)
     assert leftovers(keydir) == []
     assert run['cmd'] == [CTL, 'user-create', 'admin', 'Chef', 'Admin', 'admin@example.com', '********', '-f',
                           drop_path(keydir)]

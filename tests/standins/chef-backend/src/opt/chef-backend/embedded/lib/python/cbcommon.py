@@ -93,21 +93,27 @@ _ASSIGN = re.compile(
 )
 
 
-def _strip_comment(line):
-    out = []
+def _unquoted(text):
+    """Each character of text, with whether it stands outside a quoted string."""
     quote = None
-    for ch in line:
+    for ch in text:
         if quote:
-            out.append(ch)
             if ch == quote:
                 quote = None
+            yield ch, False
         elif ch in ("'", '"'):
             quote = ch
-            out.append(ch)
-        elif ch == "#":
-            break
+            yield ch, False
         else:
-            out.append(ch)
+            yield ch, True
+
+
+def _strip_comment(line):
+    out = []
+    for ch, bare in _unquoted(line):
+        if bare and ch == "#":
+            break
+        out.append(ch)
     return "".join(out).strip()
 
 
@@ -132,16 +138,9 @@ def _parse_value(text):
 
 
 def _split_list(inner):
-    parts, cur, quote = [], [], None
-    for ch in inner:
-        if quote:
-            cur.append(ch)
-            if ch == quote:
-                quote = None
-        elif ch in ("'", '"'):
-            quote = ch
-            cur.append(ch)
-        elif ch == ",":
+    parts, cur = [], []
+    for ch, bare in _unquoted(inner):
+        if bare and ch == ",":
             parts.append("".join(cur).strip())
             cur = []
         else:
