@@ -125,9 +125,13 @@ def etcd_members(module, url):
         module.fail_json(msg='cannot read the etcd members at %s: %s' % (url, to_native(exc)))
 
 
+def url_host(address):
+    """The address as the host part of a URL (an IPv6 address in brackets)."""
+    return '[%s]' % address if ':' in address else address
+
+
 def names_address(member, address):
-    host = '[%s]' % address if ':' in address else address
-    return any('//%s:' % host in url for url in member.get('peerURLs') or [])
+    return any('//%s:' % url_host(address) in url for url in member.get('peerURLs') or [])
 
 
 def remove(module, runner):
@@ -138,7 +142,7 @@ def remove(module, runner):
         own = backend_rb_setting(read_text(params['config_file']), 'publish_address')
         if not own:
             module.fail_json(msg='no publish_address in %s to find etcd at; set etcd_url' % params['config_file'])
-        url = 'http://%s:2379' % ('[%s]' % own if ':' in own else own)
+        url = 'http://%s:2379' % url_host(own)
     in_cluster, members, probe = read_members(runner)
     if not in_cluster:
         rc, out, err, cmd = probe

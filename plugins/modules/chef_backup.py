@@ -85,10 +85,9 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CtlRunner
 
-# The archives each command writes, by product and --config-only.
+# The archives each command writes, by product and --config-only (which only chef-server-ctl takes).
 PATTERNS = {
     ('chef-backend', False): 'chef-backend-backup-*.tgz',
-    ('chef-backend', True): 'chef-backend-backup-*.tgz',
     ('chef-server', False): 'chef-backup-*.tgz',
     ('chef-server', True): 'chef-backup-config-*.tgz',
 }

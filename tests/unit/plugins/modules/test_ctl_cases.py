@@ -7,6 +7,7 @@ body, or {error: text}); expected: result keys compared exactly, failed, msg_con
 (name: text) the directory must hold afterwards. "{dir}" in any string stands for the case's directory.
 """
 
+import importlib
 import io
 import json
 import os
@@ -68,8 +69,7 @@ class UrlReplay:
 def test_recorded_case(run_module, monkeypatch, tmp_path, case):
     directory = str(tmp_path)
     case = expand(case, directory)
-    module = __import__('ansible_collections.chefops.chef_ha.plugins.modules.%s' % case['module'],
-                        fromlist=[case['module']])
+    module = importlib.import_module('ansible_collections.chefops.chef_ha.plugins.modules.%s' % case['module'])
     write_files(directory, case.get('files'))
     urls = UrlReplay(case.get('http'))
     if hasattr(module, 'open_url'):
