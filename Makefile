@@ -23,12 +23,13 @@ lab-down:
 test:
 	scripts/test.sh
 
-## The benchmark (not part of `make test`): chef_run.yml over BENCH_AGENTS (200) Chef Waiter stand-ins on loopback
-## with runs of BENCH_RUN_SECONDS (60), batch 100% and BENCH_BATCH (50), sliced, and the playbook before the change.
-## Needs no lab: only the virtualenv.
-bench:
-	scripts/venv.sh
-	$(VENV)/bin/python bench/chef_run_fleet.py
+## The benchmark (not part of `make test`; about 45 minutes), one table at the end. Cases 1-3 on the docker lab
+## (bench/lab_deploy.py: site.yml against bench/floor.sh, the no-op re-run and check mode, 4 frontends against 1);
+## cases 4-5 on BENCH_AGENTS (200) Chef Waiter stand-ins on loopback (bench/chef_run_fleet.py: chef_run.yml at
+## batch 100% and BENCH_BATCH (50), sliced, and the playbook before the change; rollout.yml in waves against goiardi).
+bench: bootstrap
+	$(VENV)/bin/python bench/lab_deploy.py; lab=$$?; $(VENV)/bin/python bench/chef_run_fleet.py; fleet=$$?; \
+	exit $$(( lab || fleet ))
 
 ## The HTML documentation site (antsibull-docs, Sphinx) in .build/docs/build/html.
 docs: bootstrap

@@ -51,6 +51,7 @@ STANDINS = os.path.join(ROOT, 'tests', 'standins')
 WAITER = os.path.join(STANDINS, 'chef-waiter', 'chef-waiter')
 CHEF_CLIENT = os.path.join(STANDINS, 'chef-client', 'chef-client')
 VENV_BIN = os.path.join(ROOT, '.venv', 'bin')
+LAB_RESULTS = os.environ.get('BENCH_LAB_RESULTS') or os.path.join(ROOT, '.build', 'bench', 'lab_deploy.json')
 RUN_LIST = 'recipe[bench::deploy]'
 TARGET = 1.25  # the issue's target for case 4: at most 1.25 x the ideal
 SUMMARY = re.compile(r'(\S+): status=(\S+) exit=(\S+) duration=(\S+)s guid=(\S+);')
@@ -672,13 +673,24 @@ def main():
     return 0 if all(not row[6].startswith(('WRONG', 'DIFFERS', 'FAILED')) for row in rows) else 1
 
 
+def lab_lines():
+    """The rows of cases 1 to 3, which bench/lab_deploy.py (run first by make bench) left in LAB_RESULTS."""
+    if not os.path.exists(LAB_RESULTS):
+        return [(label, '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', 'skipped: bench/lab_deploy.py did not run')
+                for label in ('1 first deploy vs bench/floor.sh', '2 no-op re-run and check mode vs first deploy',
+                              '3 frontends scale out (4 vs 1)')]
+    with open(LAB_RESULTS) as handle:
+        rows = json.load(handle)['rows']
+    return [(r['case'], r['hosts'], '-', '%.1f' % r['wall'], '%.1f' % r['reference'] if r['reference'] else '-',
+             '%.2f' % r['ratio'] if r['ratio'] is not None else '-', '%.2f' % r['target'] if r['target'] else '-',
+             '-' if r['holds'] is None else ('yes' if r['holds'] else 'NO'), '-', r['peak_rss_mib'], r['peak_pss_mib'],
+             r['results']) for r in rows]
+
+
 def print_table(rows, cases, count, run_seconds, rollout_seconds, baseline_count, load_before):
-    head = ('case', 'hosts', 'batch/waves', 'wall s', 'ideal s', 'ratio', 'target', 'holds', 'longest runs s',
+    head = ('case', 'hosts', 'batch/waves', 'wall s', 'ideal/ref s', 'ratio', 'target', 'holds', 'longest runs s',
             'peak RSS MiB', 'peak PSS MiB', 'results')
-    lines = []
-    for label in ('1 first deploy vs bench/floor.sh', '2 no-op re-run and check mode vs first deploy',
-                  '3 frontends scale out (4 vs 1)'):
-        lines.append((label, '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', 'skipped: needs the docker lab'))
+    lines = lab_lines()
     for label, hosts, batch_value, controller, ideal, target, verdict in rows:
         if controller is None:
             lines.append((label, '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', verdict))
@@ -696,6 +708,8 @@ def print_table(rows, cases, count, run_seconds, rollout_seconds, baseline_count
     for line in lines:
         print('  '.join(str(v).ljust(w) for v, w in zip(line, widths)))
     print()
+    print('cases 1-3 (bench/lab_deploy.py, docker lab, forks 10, pipelining): ref = bench/floor.sh (1), the first '
+          'deploy (2), the deploy with 1 frontend (3); ratio = wall / ref')
     if 4 in cases:
         print('case 4: ideal = ceil(hosts / batch) x %d s of chef-client; ratio = wall / ideal; forks: Ansible\'s '
               'default (5)' % run_seconds)
