@@ -20,13 +20,13 @@ import re
 import time
 import traceback
 
+from concurrent.futures import ThreadPoolExecutor
 from http.client import HTTPException
 from urllib.error import HTTPError, URLError
 from urllib.parse import quote, urlencode, urlsplit
 
 from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
-from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
-from ansible.module_utils.urls import open_url
+from ansible_collections.chefops.chef_ha.plugins.module_utils._url_opener import UrlOpener
 
 try:
     from cryptography.hazmat.primitives import hashes, serialization
@@ -41,6 +41,7 @@ SIGN_VERSIONS = ('1.1', '1.3')
 # The Chef client version the requests claim; servers use it only to pick compatible answers.
 CHEF_VERSION = '18.0.0'
 RETRY_BACKOFF = 1.0  # seconds before the first retry, doubled for each further one
+PARALLEL_READS = 8  # requests of get_many at a time
 SIGNATURE_LINE = 60  # Base64 characters per X-Ops-Authorization-N header, as Ruby's Base64.encode64 wraps
 
 # knife itself reads only CHEF_PROFILE from the environment (chef-config's credentials loader); the others are
@@ -437,7 +438,11 @@ def describe_object(path):
 
 
 class ChefAPIClient(object):
-    """Signed requests to one Chef Infra Server API. Every method raises ChefAPIError on failure."""
+    """Signed requests to one Chef Infra Server API. Every method raises ChefAPIError on failure.
+
+    One client may be used by several threads at once (get_many): its urllib opener and TLS context are made once
+    (_url_opener) and shared, each request is signed on its own.
+    """
 
     def __init__(self, connection, sleep=None):
         self.conn = connection
@@ -446,6 +451,7 @@ class ChefAPIClient(object):
         self.base_path = parts.path.rstrip('/')
         self.sleep = sleep or time.sleep
         self.requests = []  # (method, path) of every request sent, for the modules' results
+        self.http = UrlOpener(self.base, connection.validate_certs, connection.ca_path)
 
     def path(self, *segments):
         """A quoted path below the server URL from its segments: path('data', bag, item)."""
@@ -458,9 +464,7 @@ class ChefAPIClient(object):
     def _send(self, method, path, data, headers):
         url = self.base + path
         try:
-            resp = open_url(url, data=data, method=method, headers=headers, timeout=self.conn.timeout,
-                            validate_certs=self.conn.validate_certs, ca_path=self.conn.ca_path,
-                            follow_redirects='none', use_netrc=False, use_proxy=True)
+            resp = self.http.open(method, url, data=data, headers=headers, timeout=self.conn.timeout)
             return resp.getcode(), resp.read()
         except HTTPError as exc:
             try:
@@ -491,8 +495,8 @@ class ChefAPIClient(object):
             except URLError as exc:
                 failure = 'cannot reach the Chef server at %s: %s' % (self.base, to_native(exc.reason))
                 status = body = None
-            except (HTTPException, OSError, ValueError, UrlsConnectionError) as exc:
-                # timeouts and TLS failures are OSErrors; ansible's SSLValidationError is a UrlsConnectionError
+            except (HTTPException, OSError, ValueError) as exc:
+                # timeouts, TLS failures and an unreadable ca_path are OSErrors
                 failure = 'request to the Chef server at %s failed: %s' % (self.base, to_native(exc))
                 status = body = None
             retryable = status is None or status >= 500
@@ -580,6 +584,23 @@ class ChefAPIClient(object):
             start += len(answer['rows'])
             if not answer['rows'] or start >= int(answer.get('total') or 0):
                 return found
+
+    def get_many(self, paths, missing_ok=False, workers=None):
+        """The objects at `paths`, in their order, read up to `workers` (PARALLEL_READS) at a time. Each item is the
+        object (None for a 404 when missing_ok) or the ChefAPIError its request raised, for the caller to raise in
+        its own order."""
+        def read(path):
+            try:
+                return self.get(path, missing_ok=missing_ok)
+            except ChefAPIError as exc:
+                return exc
+
+        paths = list(paths)
+        workers = workers or PARALLEL_READS
+        if len(paths) < 2 or workers < 2:
+            return [read(path) for path in paths]
+        with ThreadPoolExecutor(max_workers=min(workers, len(paths))) as pool:
+            return list(pool.map(read, paths))
 
 
 def client_from_params(params, sleep=None):

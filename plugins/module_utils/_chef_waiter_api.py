@@ -12,7 +12,6 @@ __metaclass__ = type
 
 import json
 import re
-import threading
 import time
 
 from email.utils import mktime_tz, parsedate_tz
@@ -20,10 +19,9 @@ from email.utils import mktime_tz, parsedate_tz
 from http.client import HTTPException
 from urllib.error import HTTPError, URLError
 from urllib.parse import quote
-from urllib.request import HTTPRedirectHandler, HTTPSHandler, Request, build_opener
 
 from ansible.module_utils.common.text.converters import to_native, to_text
-from ansible.module_utils.urls import make_context
+from ansible_collections.chefops.chef_ha.plugins.module_utils._url_opener import UrlOpener
 
 # Statuses a run never leaves (unknown and abandoned are set when the agent restarted during the run).
 FINAL_STATUSES = ('complete', 'failed', 'unknown', 'abandoned')
@@ -187,31 +185,11 @@ def log_tail(text, lines):
     return all_lines if lines < 0 else all_lines[-lines:]
 
 
-class _NoRedirect(HTTPRedirectHandler):
-    """A redirect is an answer like any other (urllib raises it as an HTTPError), never followed."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
-_CONTEXTS = {}
-_CONTEXTS_LOCK = threading.Lock()
-
-
-def tls_context(ca_path, validate_certs):
-    """ansible's make_context, made once per settings: loading the CA store costs more than a request on a LAN."""
-    key = (ca_path, bool(validate_certs))
-    with _CONTEXTS_LOCK:
-        if key not in _CONTEXTS:
-            _CONTEXTS[key] = make_context(cafile=ca_path, validate_certs=validate_certs)
-        return _CONTEXTS[key]
-
-
 class ChefWaiterClient(object):
     """Requests to one agent. Every method raises ChefWaiterError on failure.
 
-    Each client has its own urllib opener (ansible's open_url installs one process-wide per request, which threads
-    talking to agents with different TLS settings must not share).
+    Each client has its own urllib opener (_url_opener: ansible's open_url installs one process-wide per request,
+    which threads talking to agents with different TLS settings must not share).
     """
 
     def __init__(self, params):
@@ -219,15 +197,7 @@ class ChefWaiterClient(object):
         self.validate_certs = params.get('validate_certs', True)
         self.ca_path = params.get('ca_path')
         self.timeout = params.get('timeout') or 10
-        self._opener = None
-
-    def opener(self):
-        if self._opener is None:
-            handlers = [_NoRedirect()]
-            if self.base.lower().startswith('https:'):
-                handlers.append(HTTPSHandler(context=tls_context(self.ca_path, self.validate_certs)))
-            self._opener = build_opener(*handlers)
-        return self._opener
+        self.http = UrlOpener(self.base, self.validate_certs, self.ca_path)
 
     def url(self, path):
         return self.base + path
@@ -238,7 +208,7 @@ class ChefWaiterClient(object):
         if data is not None:
             headers['Content-Type'] = 'text/plain'
         try:
-            resp = self.opener().open(Request(url, data=data, method=method, headers=headers), timeout=self.timeout)
+            resp = self.http.open(method, url, data=data, headers=headers, timeout=self.timeout)
             status = resp.getcode()
             body = resp.read()
             date = header_epoch(resp.headers.get('Date'))

@@ -1,13 +1,17 @@
-"""A recorded Chef Infra Server for the unit tests: replays HTTP exchanges and checks every request's signature.
+"""A recorded Chef Infra Server for the unit tests: replays HTTP exchanges and checks every request's signature; and a
+small real one on loopback (LoopbackChefServer), over HTTP or HTTPS, for what only real connections show.
 
 Import as ansible_collections.chefops.chef_ha.tests.unit.plugins.chef_api_replay.
 """
 
 import base64
 import hashlib
+import http.server
 import io
 import json
 import os
+import ssl
+import threading
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlsplit
 
@@ -15,6 +19,8 @@ import yaml
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
+
+from ansible_collections.chefops.chef_ha.plugins.module_utils import _chef_api
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'chef_api')
 KEY_FILE = os.path.join(FIXTURES, 'client.pem')
@@ -120,14 +126,54 @@ def encode_body(body):
     return json.dumps(body).encode()
 
 
+class ReplayOpener(object):
+    """Stands in for a _url_opener.UrlOpener: its requests go to the replay, with the opener's TLS settings."""
+
+    def __init__(self, replay, base_url, validate_certs=True, ca_path=None):
+        self.replay = replay
+        self.base_url = base_url
+        self.settings = dict(validate_certs=validate_certs, ca_path=ca_path)
+
+    def open(self, method, url, data=None, headers=None, timeout=10):
+        return self.replay(url, data=data, method=method, headers=headers, timeout=timeout, **self.settings)
+
+
 class ChefServerReplay(object):
-    """Stands in for open_url. Each exchange: method, path (with query), status (200), body (JSON value, raw text or
-    None for an empty body), request (the JSON body the request must carry), error: connection (no answer)."""
+    """Stands in for the Chef API client's opener (install() puts it in place). Each exchange: method, path (with
+    query), status (200), body (JSON value, raw text or None for an empty body), request (the JSON body the request
+    must carry), error: connection (no answer).
+
+    Requests come in the order of the exchanges, except reads made by pool threads (get_many): those may take any
+    GET of the reads recorded next, as concurrent reads arrive in any order."""
 
     def __init__(self, exchanges, key=None):
         self.expected = [dict(e) for e in exchanges]
         self.key = key or public_key()
-        self.made = []  # dicts: method, path, body (parsed JSON or None), headers
+        self.made = []  # dicts: method, path, body (parsed JSON or None), headers, kwargs (timeout, TLS settings)
+        self.lock = threading.Lock()
+
+    def opener(self, base_url, validate_certs=True, ca_path=None):
+        return ReplayOpener(self, base_url, validate_certs, ca_path)
+
+    def install(self, monkeypatch):
+        monkeypatch.setattr(_chef_api, 'UrlOpener', self.opener)
+        return self
+
+    def next_expected(self, method, path):
+        """The exchange this request answers, taken from the expected ones."""
+        assert self.expected, 'unexpected request %s %s' % (method, path)
+        index = 0
+        if method == 'GET' and threading.current_thread() is not threading.main_thread():
+            for number, exchange in enumerate(self.expected):
+                if exchange['method'] != 'GET':
+                    break
+                if exchange['path'] == path:
+                    index = number
+                    break
+        expected = self.expected.pop(index)
+        assert (method, path) == (expected['method'], expected['path']), \
+            'request %s %s, expected %s %s' % (method, path, expected['method'], expected['path'])
+        return expected
 
     def __call__(self, url, data=None, method=None, headers=None, **kwargs):
         parts = urlsplit(url)
@@ -137,11 +183,9 @@ class ChefServerReplay(object):
         assert headers.get('Accept') == 'application/json'
         assert headers.get('X-Ops-Server-API-Version'), 'X-Ops-Server-API-Version not sent'
         body = json.loads(data.decode()) if data else None
-        self.made.append(dict(method=method, path=path, body=body, headers=headers, kwargs=kwargs))
-        assert self.expected, 'unexpected request %s %s' % (method, path)
-        expected = self.expected.pop(0)
-        assert (method, path) == (expected['method'], expected['path']), \
-            'request %s %s, expected %s %s' % (method, path, expected['method'], expected['path'])
+        with self.lock:
+            self.made.append(dict(method=method, path=path, body=body, headers=headers, kwargs=kwargs))
+            expected = self.next_expected(method, path)
         if 'request' in expected:
             assert body == expected['request'], 'request body %r, expected %r' % (body, expected['request'])
         if expected.get('error') == 'connection':
@@ -154,3 +198,76 @@ class ChefServerReplay(object):
 
     def writes(self):
         return [(r['method'], r['path']) for r in self.made if r['method'] != 'GET']
+
+
+class LoopbackChefServer(object):
+    """Nodes on a threaded HTTP(S) server on 127.0.0.1: GET .../nodes/NAME answers {"name": NAME}, or 404 for the
+    names in `missing`; every request's signature is checked (a bad one is answered 401 and kept in `refused`).
+    `tls` is (certificate path, key path) for HTTPS. Use as a context manager."""
+
+    def __init__(self, missing=(), tls=None, delay=0.0):
+        self.missing = set(missing)
+        self.delay = delay
+        self.key = public_key()
+        self.paths = []  # the paths asked, in the order they arrived
+        self.refused = []
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                with server.lock:
+                    server.paths.append(self.path)
+                    server.in_flight += 1
+                    server.most_in_flight = max(server.most_in_flight, server.in_flight)
+                try:
+                    status, body = server.answer(self.path, self.headers)  # names as sent: case-insensitive
+                    if server.delay:
+                        threading.Event().wait(server.delay)  # time.sleep may be patched by the tests
+                finally:
+                    with server.lock:
+                        server.in_flight -= 1
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.handle_error = lambda request, address: None  # a client refusing the certificate, for one
+        scheme = 'http'
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            # the handshake happens in each request's thread, so a client refusing the certificate blocks no other
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True,
+                                                    do_handshake_on_connect=False)
+            scheme = 'https'
+        self.url = '%s://localhost:%d' % (scheme, self.httpd.server_address[1])
+
+    def answer(self, path, headers):
+        try:
+            verify_request(self.key, 'GET', path, b'', headers)
+        except Exception as exc:  # pylint: disable=broad-except
+            with self.lock:
+                self.refused.append((path, repr(exc)))
+            return 401, {'error': ['bad signature']}
+        name = urlsplit(path).path.rstrip('/').rsplit('/', 1)[-1]
+        if name in self.missing:
+            return 404, {'error': ["node '%s' not found" % name]}
+        return 200, {'name': name, 'automatic': {'fqdn': name + '.example.com'}}
+
+    def __enter__(self):
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.httpd.shutdown()
+        self.httpd.server_close()

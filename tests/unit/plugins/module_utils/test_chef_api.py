@@ -2,6 +2,9 @@
 
 import base64
 import hashlib
+import os
+import shutil
+import ssl
 import time
 
 import pytest
@@ -9,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ansible_collections.chefops.chef_ha.plugins.module_utils import _chef_api
+from ansible_collections.chefops.chef_ha.plugins.module_utils import _chef_api, _url_opener
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_api import (
     ChefAPIClient,
     ChefAPIError,
@@ -29,12 +32,14 @@ from ansible_collections.chefops.chef_ha.tests.unit.plugins.chef_api_replay impo
     VECTORS,
     KEY_FILE,
     ChefServerReplay,
+    LoopbackChefServer,
     key_text,
     public_decrypt,
     public_key,
     verify_request,
     vector_id,
 )
+from ansible_collections.chefops.chef_ha.tests.unit.plugins.fixtures.chef_waiter.agent import make_certificate
 
 TIMESTAMP = VECTORS['timestamp']
 URL = 'https://chef.example.com/organizations/acme'
@@ -253,7 +258,7 @@ def sleeps(monkeypatch):
 
 def client_for(monkeypatch, exchanges, **extra):
     replay = ChefServerReplay(exchanges)
-    monkeypatch.setattr(_chef_api, 'open_url', replay)
+    replay.install(monkeypatch)
     return ChefAPIClient(resolve_connection(params(**extra), {})), replay
 
 
@@ -372,6 +377,113 @@ def test_search_reads_every_page(monkeypatch):
              body={'total': 3, 'start': 2, 'rows': [{'name': 'c'}]}),
     ])
     assert [r['name'] for r in client.search('node', 'role:web', rows=2)] == ['a', 'b', 'c']
+
+
+# Connections: one opener and TLS context per client, shared by its threads, against a real server on loopback
+
+PROXY_VARIABLES = ('http_proxy', 'https_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY')
+needs_openssl = pytest.mark.skipif(shutil.which('openssl') is None,
+                                   reason='openssl is needed for a self-signed certificate')
+
+
+@pytest.fixture
+def no_proxy(monkeypatch):
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def contexts_made(monkeypatch, no_proxy):
+    """Every TLS context made from now on, by whatever code (ansible's make_context, http.client...); the
+    process-wide cache of contexts starts empty. A test clears the list after starting its own HTTPS server."""
+    monkeypatch.setattr(_url_opener, '_CONTEXTS', {})
+    made = []
+    real_new = ssl.SSLContext.__new__
+
+    def counting_new(cls, *args, **kwargs):
+        made.append(cls)
+        return real_new(cls, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, '__new__', staticmethod(counting_new))
+    return made
+
+
+def loopback_client(server, **extra):
+    return ChefAPIClient(resolve_connection(params(server_url=server.url, **extra), {}))
+
+
+@needs_openssl
+def test_one_tls_context_per_client_not_per_request(tmp_path, contexts_made):
+    cert, key = make_certificate(str(tmp_path), 'chef')
+    names = ['web%02d' % n for n in range(12)]
+    with LoopbackChefServer(tls=(cert, key)) as server:
+        del contexts_made[:]
+        client = loopback_client(server, ca_path=cert)
+        for name in names[:3]:
+            assert client.get(client.path('nodes', name))['name'] == name
+        answers = client.get_many([client.path('nodes', name) for name in names[3:]])
+    assert [answer['name'] for answer in answers] == names[3:]
+    assert server.refused == [] and len(server.paths) == len(names)
+    assert len(contexts_made) == 1, '%d TLS contexts for %d requests' % (len(contexts_made), len(names))
+
+
+def test_no_tls_context_for_http(contexts_made):
+    with LoopbackChefServer() as server:
+        client = loopback_client(server)
+        for name in ('web01', 'web02', 'web03'):
+            assert client.get(client.path('nodes', name))['name'] == name
+    assert contexts_made == [] and server.refused == []
+
+
+@needs_openssl
+def test_https_validates_the_certificate_against_ca_path(tmp_path, no_proxy):
+    cert, key = make_certificate(str(tmp_path), 'chef')
+    other_ca = make_certificate(str(tmp_path), 'other')[0]
+    with LoopbackChefServer(tls=(cert, key)) as server:
+        # trusted through ca_path, with the host name checked (the certificate is for localhost)
+        assert loopback_client(server, ca_path=cert).get('/nodes/web01')['name'] == 'web01'
+        # the system store, or another CA: refused before any request reaches the server
+        for extra in ({}, {'ca_path': other_ca}):
+            with pytest.raises(ChefAPIError) as exc:
+                loopback_client(server, **extra).get('/nodes/web02')
+            assert exc.value.msg.startswith('cannot reach the Chef server at %s: ' % server.url), exc.value.msg
+            assert 'certificate verify failed' in exc.value.msg and '(GET /nodes/web02, 1 attempts)' in exc.value.msg
+        # a ca_path that cannot be read fails the request, naming the file
+        with pytest.raises(ChefAPIError) as exc:
+            loopback_client(server, ca_path=os.path.join(str(tmp_path), 'absent.pem')).get('/nodes/web03')
+        assert exc.value.msg.startswith('request to the Chef server at %s failed: ' % server.url), exc.value.msg
+        assert 'No such file or directory' in exc.value.msg
+        # no validation at all when asked
+        assert loopback_client(server, validate_certs=False).get('/nodes/web04')['name'] == 'web04'
+    assert server.paths == ['/nodes/web01', '/nodes/web04'] and server.refused == []
+
+
+def test_get_many_shares_the_client_between_threads(monkeypatch, no_proxy):
+    names = ['web%02d' % n for n in range(40)]
+    missing = {'web07', 'web33'}
+    with LoopbackChefServer(missing=missing, delay=0.02) as server:
+        client = loopback_client(server)
+        answers = client.get_many([client.path('nodes', name) for name in names], missing_ok=True)
+        most_in_flight = server.most_in_flight
+        errors = client.get_many([client.path('nodes', name) for name in ('web01', 'web07', 'web02')])
+        monkeypatch.setattr(_chef_api, 'PARALLEL_READS', 1)
+        one_by_one = client.get_many([client.path('nodes', name) for name in names], missing_ok=True)
+    # the answers in the order asked, every request signed correctly, several at a time but never more than 8
+    assert [answer and answer['name'] for answer in answers] == [None if n in missing else n for n in names]
+    assert one_by_one == answers
+    assert server.refused == [] and 1 < most_in_flight <= 8
+    assert sorted(client.requests[:len(names)]) == sorted('GET /nodes/%s' % name for name in names)
+    # without missing_ok, a missing node is its error, in its place
+    assert [e['name'] for e in errors[::2]] == ['web01', 'web02'] and isinstance(errors[1], ChefAPIError)
+    assert errors[1].status == 404 and errors[1].msg.startswith('node web07 does not exist on ')
+
+
+def test_credentials_in_the_url_are_taken_out_as_open_url_does():
+    assert _url_opener.split_credentials('https://u:p%40ss@chef.example.com:8443/organizations/acme') == (
+        'https://chef.example.com:8443/organizations/acme', ('chef.example.com:8443', 'u', 'p@ss'))
+    assert _url_opener.split_credentials('http://token@goiardi:4545') == (
+        'http://goiardi:4545', ('goiardi:4545', 'token', ''))
+    assert _url_opener.split_credentials(URL) == (URL, None)
 
 
 # The cookbook's matching rule and the server's rules

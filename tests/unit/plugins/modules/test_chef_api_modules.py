@@ -3,6 +3,7 @@
 import importlib
 import json
 import os
+import threading
 import time
 
 import pytest
@@ -37,9 +38,10 @@ def quiet_environment(monkeypatch, tmp_path):
     monkeypatch.setattr(time, 'sleep', lambda seconds: None)
 
 
-def replay_module(monkeypatch, run_module, module_name, params, exchanges=(), check_mode=False, diff=False):
-    replay = ChefServerReplay(exchanges)
-    monkeypatch.setattr(_chef_api, 'open_url', replay)
+def replay_module(monkeypatch, run_module, module_name, params, exchanges=(), check_mode=False, diff=False,
+                  replay=None):
+    replay = replay or ChefServerReplay(exchanges)
+    replay.install(monkeypatch)
     module = importlib.import_module('ansible_collections.chefops.chef_ha.plugins.modules.%s' % module_name)
     args = dict(CONNECTION)
     args.update(params)
@@ -117,7 +119,7 @@ def test_connection_from_the_environment_and_a_profile(monkeypatch, run_module, 
     assert not res.failed and replay.made[0]['path'] == '/nodes/web01'
 
 
-def test_tls_options_reach_open_url(monkeypatch, run_module, tmp_path):
+def test_tls_options_reach_the_opener(monkeypatch, run_module, tmp_path):
     ca = tmp_path / 'ca.pem'
     ca.write_text('not used by the fake server')
     exchanges = [dict(method='GET', path='/organizations/acme/nodes/web01', body={'name': 'web01'})]
@@ -148,9 +150,95 @@ def test_two_concurrent_adds_both_survive(monkeypatch, run_module):
             return ChefServerReplay.__call__(self, url, data=data, method=method, headers=headers, **kwargs)
 
     server = Server([])
-    monkeypatch.setattr(_chef_api, 'open_url', server)
+    server.install(monkeypatch)
     args = dict(CONNECTION, name='php8', add=['web01.example.com'])
     res = run_module(chef_allowlist, args)
     assert not res.failed and res['attempts'] == 2
     assert store['item']['patterns'] == ['web02.example.com', 'web01.example.com']
     assert [r['method'] for r in server.made] == ['GET', 'PUT', 'GET', 'PUT', 'GET']
+
+
+class SlowReplay(ChefServerReplay):
+    """The replay answering each node after its own delay, so that concurrent reads finish out of order."""
+
+    def __init__(self, exchanges, delays):
+        ChefServerReplay.__init__(self, exchanges)
+        self.delays = delays
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    def __call__(self, url, **kwargs):
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            threading.Event().wait(self.delays.get(url.rsplit('/', 1)[-1], 0))  # time.sleep is patched
+            return ChefServerReplay.__call__(self, url, **kwargs)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+def node_exchange(name, status=200, body=None):
+    if body is None and status == 200:
+        body = {'name': name, 'chef_environment': 'production', 'run_list': ['role[web]'],
+                'automatic': {'fqdn': name + '.example.com'}}
+    return dict(method='GET', path='/organizations/acme/nodes/' + name, status=status, body=body)
+
+
+def node_info_in_both_ways(monkeypatch, run_module, names, exchanges, delays):
+    """chef_node_info read concurrently, then one by one (PARALLEL_READS 1): (concurrent run, its replay, the other)."""
+    replay = SlowReplay(exchanges, delays)
+    res, replay = replay_module(monkeypatch, run_module, 'chef_node_info', dict(names=names), replay=replay)
+    monkeypatch.setattr(_chef_api, 'PARALLEL_READS', 1)
+    one_by_one, dummy = replay_module(monkeypatch, run_module, 'chef_node_info', dict(names=names), exchanges)
+    return res, replay, one_by_one
+
+
+def test_node_info_reads_concurrently_with_the_same_result(monkeypatch, run_module):
+    names = ['web%02d' % n for n in range(24)]
+    missing = ['web03', 'web17', 'web22']
+    names = names + ['web05', 'web03']  # asked twice: read once, listed once
+    unique = names[:24]
+    exchanges = []
+    for name in unique:
+        if name in missing:
+            exchanges.append(node_exchange(name, 404, {'error': ["node '%s' not found" % name]}))
+        elif name == 'web09':
+            exchanges.append(node_exchange(name, body={'run_list': []}))  # no name in the answer: the name asked
+        else:
+            exchanges.append(node_exchange(name))
+    delays = dict((name, 0.002 * (24 - n)) for n, name in enumerate(unique))  # the first asked answer last
+    res, replay, one_by_one = node_info_in_both_ways(monkeypatch, run_module, names, exchanges, delays)
+    assert not res.failed and not one_by_one.failed
+    assert 1 < replay.most_in_flight <= 8
+    assert sorted(r['path'] for r in replay.made) == sorted(e['path'] for e in exchanges)  # each node read once
+    for key in ('nodes', 'by_name', 'missing'):
+        assert res[key] == one_by_one[key], key
+    assert res['missing'] == missing
+    assert [node['name'] for node in res['nodes']] == [name for name in unique if name not in missing]
+    assert list(res['by_name']) == [node['name'] for node in res['nodes']]
+    assert res['by_name']['web09'] == dict(name='web09', fqdn=None, chef_environment='_default', run_list=[],
+                                           found_by=['name'])
+    assert res['by_name']['web10'] == dict(name='web10', fqdn='web10.example.com', chef_environment='production',
+                                           run_list=['role[web]'], found_by=['name'])
+
+
+def test_node_info_reports_the_first_failing_node_in_the_order_asked(monkeypatch, run_module):
+    names = ['web%02d' % n for n in range(12)]
+    exchanges = [node_exchange(name) for name in names]
+    exchanges[5] = node_exchange('web05', 403, {'error': ['missing read permission']})
+    exchanges[9] = node_exchange('web09', 500, {'error': ['internal error']})
+    # web09's error comes back long before web05's
+    res, replay, one_by_one = node_info_in_both_ways(monkeypatch, run_module, names, exchanges, {'web05': 0.2})
+    assert res.failed and one_by_one.failed
+    assert res['msg'] == one_by_one['msg'] == (
+        "client 'deployer' is not allowed to read node web05 in organization acme (HTTP 403 on GET "
+        "/organizations/acme/nodes/web05: missing read permission): it needs the read permission on it")
+    assert (res['http_status'], res['request']) == (403, 'GET /organizations/acme/nodes/web05')
+    assert 'nodes' not in res.result and 'missing' not in res.result
+    # alone, the other failing node is named the same way
+    res, dummy = replay_module(monkeypatch, run_module, 'chef_node_info', dict(names=['web08', 'web09']),
+                               exchanges[8:10])
+    assert res.failed and res['msg'] == ('the Chef server answered GET /organizations/acme/nodes/web09 with HTTP 500: '
+                                         'internal error')
