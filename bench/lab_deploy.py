@@ -119,12 +119,13 @@ class Lab(object):
                               stderr=subprocess.STDOUT, check=False)
 
     def vendor_calls(self, hosts):
-        """Every call of chef-backend-ctl and chef-server-ctl on these hosts, from the stand-ins' logs."""
-        calls = []
+        """Every call of chef-backend-ctl and chef-server-ctl on these hosts, from the stand-ins' logs, by (host,
+        command)."""
+        calls = {}
         for host in hosts:
             for command in READ_ONLY:
                 log = self.shell(host, 'cat /var/log/%s.invocations.jsonl 2>/dev/null || true' % command).stdout
-                calls.extend((host, command, json.loads(line)['argv']) for line in log.splitlines() if line.strip())
+                calls[host, command] = [json.loads(line)['argv'] for line in log.splitlines() if line.strip()]
         return calls
 
     def unit_invocations(self):
@@ -133,9 +134,13 @@ class Lab(object):
 
 
 def changes(before, after):
-    """The calls in after that are not in before and change something."""
-    new = after[len(before):] if after[:len(before)] == before else after
-    return [(host, command, argv) for host, command, argv in new if not argv or argv[0] not in READ_ONLY[command]]
+    """The calls logged since before that change something, as (host, command, argv)."""
+    found = []
+    for (host, command), argvs in sorted(after.items()):
+        for argv in argvs[len(before.get((host, command), [])):]:
+            if not argv or argv[0] not in READ_ONLY[command]:
+                found.append((host, command, argv))
+    return found
 
 
 def changed_tasks(output):
