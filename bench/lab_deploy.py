@@ -58,6 +58,52 @@ ALONE_TASK = """\
 """
 
 
+def machine_cpu():
+    """(busy, all) CPU seconds of the machine since boot, every core, from /proc/stat."""
+    with open('/proc/stat') as handle:
+        fields = [int(v) for v in handle.readline().split()[1:]]
+    ticks = float(os.sysconf('SC_CLK_TCK'))
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle and iowait
+    return (sum(fields[:8]) - idle) / ticks, sum(fields[:8]) / ticks
+
+
+def containers_cpu():
+    """CPU seconds used by every docker container so far (cgroup v1 cpuacct or v2 cpu.stat), or None."""
+    for path, scale in (('/sys/fs/cgroup/cpuacct/docker/cpuacct.usage', 1e9),
+                        ('/sys/fs/cgroup/system.slice/cpu.stat', 1e6)):
+        try:
+            with open(path) as handle:
+                text = handle.read()
+        except OSError:
+            continue
+        if scale == 1e9:
+            return int(text.split()[0]) / scale
+        usage = dict(line.split() for line in text.splitlines()).get('usage_usec')
+        return int(usage) / scale if usage else None
+    return None
+
+
+class Measured(object):
+    """A Controller run with the machine's CPU around it: how busy the cores were, and how much of it was the lab's
+    containers (their modules, chef-backend-ctl, chef-server-ctl) rather than the controller and docker."""
+
+    def __init__(self, controller):
+        self.controller = controller
+        busy0, all0 = machine_cpu()
+        containers0 = containers_cpu()
+        controller.run()
+        busy1, all1 = machine_cpu()
+        containers1 = containers_cpu()
+        self.busy = busy1 - busy0
+        self.share = self.busy / (all1 - all0) if all1 > all0 else 0.0
+        self.containers = containers1 - containers0 if containers0 is not None and containers1 is not None else None
+
+    def text(self):
+        return 'CPU %.0f s busy (%.0f%% of %d cores%s)' % (
+            self.busy, 100 * self.share, os.cpu_count() or 0,
+            ', containers %.0f s' % self.containers if self.containers is not None else '')
+
+
 def environment():
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, '.build', 'collections'),
                CHEFOPS_LAB_ROOT=ROOT, ANSIBLE_FORCE_COLOR='false', ANSIBLE_NOCOLOR='true', ANSIBLE_FORKS='10',
@@ -108,10 +154,11 @@ class Lab(object):
         return path
 
     def playbook(self, inventory, playbook, log_name, *extra):
-        controller = Controller(['ansible-playbook', '-i', inventory, playbook] + list(extra), ROOT, self.env,
-                                os.path.join(self.base, log_name + '.log'))
-        controller.run()
-        print('  %s: rc=%d in %.1f s' % (log_name, controller.rc, controller.wall), flush=True)
+        measured = Measured(Controller(['ansible-playbook', '-i', inventory, playbook] + list(extra), ROOT,
+                                       self.env, os.path.join(self.base, log_name + '.log')))
+        controller = measured.controller
+        controller.cpu = measured.text()
+        print('  %s: rc=%d in %.1f s, %s' % (log_name, controller.rc, controller.wall, controller.cpu), flush=True)
         return controller
 
     def shell(self, host, command):
@@ -153,7 +200,8 @@ def row(label, hosts, controller, reference, target, verdict, reference_name):
             'reference': round(reference, 1) if reference else None, 'reference_name': reference_name,
             'ratio': round(ratio, 2) if ratio is not None else None, 'target': target,
             'holds': None if target is None or ratio is None else ratio <= target,
-            'peak_rss_mib': mib(controller.max_rss), 'peak_pss_mib': mib(controller.peak_pss), 'results': verdict}
+            'peak_rss_mib': mib(controller.max_rss), 'peak_pss_mib': mib(controller.peak_pss),
+            'results': '; '.join(part for part in (verdict, getattr(controller, 'cpu', '')) if part)}
 
 
 def main():
@@ -172,19 +220,20 @@ def main():
 
     print('case 1: bench/floor.sh on a fresh 3+2 lab', flush=True)
     lab.fresh()
-    floor = Controller(['bash', os.path.join(ROOT, 'bench', 'floor.sh')], ROOT, env, os.path.join(base, 'floor.log'))
-    floor.run()
+    floor = Measured(Controller(['bash', os.path.join(ROOT, 'bench', 'floor.sh')], ROOT, env,
+                                os.path.join(base, 'floor.log')))
+    floor_cpu, floor = floor.text(), floor.controller
     healthy = lab.shell('be3', 'chef-backend-ctl status').returncode == 0 and \
         lab.shell('fe2', 'chef-server-ctl status').returncode == 0
-    print('  floor: rc=%d in %.1f s, cluster %s' % (floor.rc, floor.wall, 'healthy' if healthy else 'NOT healthy'),
-          flush=True)
+    print('  floor: rc=%d in %.1f s, %s, cluster %s' % (floor.rc, floor.wall, floor_cpu,
+                                                      'healthy' if healthy else 'NOT healthy'), flush=True)
     if floor.rc or not healthy:
         raise RuntimeError('bench/floor.sh did not build a healthy cluster; see %s' % floor.log_path)
 
     print('case 1: site.yml on a fresh 3+2+1 lab', flush=True)
     lab.fresh()
     first = lab.playbook(two, site, 'site_first')
-    verdict = 'rc=%d, %d changed' % (first.rc, changed_tasks(first.output))
+    verdict = 'rc=%d, %d changed; floor: %s' % (first.rc, changed_tasks(first.output), floor_cpu)
     rows.append(row('1 first deploy (site.yml) vs bench/floor.sh', '3+2+1', first, floor.wall, FLOOR_TARGET,
                     verdict, 'floor %.1f s' % floor.wall))
 
@@ -223,7 +272,7 @@ def main():
         deploys[count] = lab.playbook(lab.inventory('fe%d' % count, frontends), site, 'site_%d_frontends' % count)
     four, one = deploys[4], deploys[1]
     rows.append(row('3 deploy with 4 frontends vs 1', '3+4+1', four, one.wall, SCALE_TARGET,
-                    'rc=%d (4), rc=%d (1)' % (four.rc, one.rc), '1 frontend %.1f s' % one.wall))
+                    'rc=%d (4), rc=%d (1); 1 frontend: %s' % (four.rc, one.rc, one.cpu), '1 frontend %.1f s' % one.wall))
 
     if os.environ.get('BENCH_KEEP') != '1':
         lab.molecule('destroy')
