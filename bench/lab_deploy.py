@@ -12,8 +12,9 @@ forks:
      most 0.30, and no vendor command that changes anything (the stand-ins' invocation logs: chef-backend-ctl and
      chef-server-ctl subcommands other than the read-only ones; chef-waiter and HAProxy not restarted).
   3. site.yml on a fresh lab with 4 frontends and on one with 1: ratio target at most 1.2.
-  Also: Ansible alone, BENCH_ANSIBLE_ROUNDS ping tasks over the 3+2+1 lab's hosts: the cost of one task on every
-  host, which times the re-run's number of tasks bounds any no-op run.
+  Also: Ansible alone, BENCH_ANSIBLE_ROUNDS ping tasks over the 3+2+1 lab's hosts: the cost of one module call (one
+  docker exec, with pipelining) with the machine busy, which times the re-run's docker execs bounds any no-op run.
+  Every run is given with its docker execs (docker events) and the machine's CPU (/proc/stat, the docker cgroup).
 
 Writes its rows as JSON to BENCH_LAB_RESULTS (.build/bench/lab_deploy.json), which bench/chef_run_fleet.py puts in
 the one table; prints them too. Environment: BENCH_ANSIBLE_ROUNDS (40), BENCH_KEEP (1 leaves the last lab up).
@@ -91,17 +92,29 @@ class Measured(object):
         self.controller = controller
         busy0, all0 = machine_cpu()
         containers0 = containers_cpu()
+        started = time.time()
         controller.run()
+        ended = time.time()
         busy1, all1 = machine_cpu()
         containers1 = containers_cpu()
         self.busy = busy1 - busy0
         self.share = self.busy / (all1 - all0) if all1 > all0 else 0.0
         self.containers = containers1 - containers0 if containers0 is not None and containers1 is not None else None
+        self.execs = docker_execs(started, ended)
+        controller.execs = self.execs
 
     def text(self):
-        return 'CPU %.0f s busy (%.0f%% of %d cores%s)' % (
-            self.busy, 100 * self.share, os.cpu_count() or 0,
+        return '%s docker execs; CPU %.0f s busy (%.0f%% of %d cores%s)' % (
+            self.execs if self.execs is not None else '?', self.busy, 100 * self.share, os.cpu_count() or 0,
             ', containers %.0f s' % self.containers if self.containers is not None else '')
+
+
+def docker_execs(started, ended):
+    """How many docker exec started between these times (one per module call with pipelining), or None."""
+    result = subprocess.run(['docker', 'events', '--since', '%.6f' % started, '--until', '%.6f' % ended,
+                             '--filter', 'type=container', '--filter', 'event=exec_start', '--format', '{{.ID}}'],
+                            text=True, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=False)
+    return len(result.stdout.split()) if result.returncode == 0 else None
 
 
 def environment():
@@ -239,7 +252,7 @@ def main():
 
     print('case 2: the no-op re-run and check mode', flush=True)
     calls, units = lab.vendor_calls(all_hosts), lab.unit_invocations()
-    noop_output = None
+    noop = None
     for label, extra in (('re-run', ()), ('--check', ('--check',))):
         controller = lab.playbook(two, site, 'site_' + label.strip('-'), *extra)
         after, units_after = lab.vendor_calls(all_hosts), lab.unit_invocations()
@@ -252,17 +265,19 @@ def main():
         rows.append(row('2 no-op %s vs first deploy' % label, '3+2+1', controller, first.wall, NOOP_TARGET, verdict,
                         'first %.1f s' % first.wall))
         calls, units = after, units_after
-        noop_output = noop_output or controller.output
+        noop = noop or controller
 
-    print('Ansible alone: %d rounds of ping over the 3+2+1 lab' % rounds, flush=True)
+    print('Ansible alone: %d ping tasks over the 3+2+1 lab' % rounds, flush=True)
     alone_path = os.path.join(base, 'ansible_alone.yml')
     with open(alone_path, 'w') as handle:
         handle.write(ALONE_PLAY + ''.join(ALONE_TASK.format(number=n) for n in range(rounds)))
     alone = lab.playbook(two, alone_path, 'ansible_alone')
-    tasks_noop = len(re.findall(r'^TASK \[', noop_output, re.M))
+    per_exec = alone.wall / alone.execs if alone.execs else None
+    noop_execs = noop.execs if noop is not None else None
     rows.append(row('2 Ansible alone: %d ping tasks' % rounds, '3+2+1', alone, None, None,
-                    'rc=%d, %.2f s per task on every host; the re-run has %d tasks: %.0f s of Ansible alone'
-                    % (alone.rc, alone.wall / rounds, tasks_noop, tasks_noop * alone.wall / rounds), None))
+                    'rc=%d, %.2f s per task on every host, %s per docker exec; the re-run made %s: %s of Ansible alone'
+                    % (alone.rc, alone.wall / rounds, '%.2f s' % per_exec if per_exec else '?', noop_execs,
+                       '%.0f s' % (noop_execs * per_exec) if per_exec and noop_execs else '?'), None))
 
     deploys = {}
     for count in (1, 4):
