@@ -287,7 +287,8 @@ def main():
         deploys[count] = lab.playbook(lab.inventory('fe%d' % count, frontends), site, 'site_%d_frontends' % count)
     four, one = deploys[4], deploys[1]
     rows.append(row('3 deploy with 4 frontends vs 1', '3+4+1', four, one.wall, SCALE_TARGET,
-                    'rc=%d (4), rc=%d (1); 1 frontend: %s' % (four.rc, one.rc, one.cpu), '1 frontend %.1f s' % one.wall))
+                    'rc=%d (4), rc=%d (1); 1 frontend: %s' % (four.rc, one.rc, one.cpu),
+                    '1 frontend %.1f s' % one.wall))
 
     if os.environ.get('BENCH_KEEP') != '1':
         lab.molecule('destroy')

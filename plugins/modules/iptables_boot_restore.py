@@ -16,8 +16,8 @@ short_description: Restore the chains that iptables_chain keeps in a directory a
 version_added: 0.2.0
 author: chefops maintainers (!UNKNOWN)
 description:
-  - Keeps everything the chains written by M(chefops.chef_ha.iptables_chain) with O(chefops.chef_ha.iptables_chain#module:dest)
-    need to come back after a reboot, and compares all of it in one call.
+  - Keeps everything that the chains written by M(chefops.chef_ha.iptables_chain) with
+    O(chefops.chef_ha.iptables_chain#module:dest) need to come back after a reboot, and compares all of it in one call.
   - The directory O(rules_dir) (mode 0700, owned by root), where each chain is one file C(CHAIN.v4) or C(CHAIN.v6).
   - The script O(script) (mode 0755), which restores each file with C(iptables-restore --noflush) (or
     C(ip6tables-restore)), so only those chains are replaced, and makes C(INPUT) jump to each chain unless it does
