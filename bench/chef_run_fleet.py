@@ -708,7 +708,7 @@ def print_table(rows, cases, count, run_seconds, rollout_seconds, baseline_count
     for line in lines:
         print('  '.join(str(v).ljust(w) for v, w in zip(line, widths)))
     print()
-    print('cases 1-3 (bench/lab_deploy.py, docker lab, forks 10, pipelining): ref = bench/floor.sh (1), the first '
+    print('cases 1-3 (bench/lab_deploy.py, docker lab, forks 10, pipelining on): ref = bench/floor.sh (1), the first '
           'deploy (2), the deploy with 1 frontend (3); ratio = wall / ref')
     if 4 in cases:
         print('case 4: ideal = ceil(hosts / batch) x %d s of chef-client; ratio = wall / ideal; forks: Ansible\'s '

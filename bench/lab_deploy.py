@@ -3,8 +3,7 @@
 
 The hosts are those of molecule's bench scenario (the main lab's, with frontends fe1 to fe4), made fresh with
 `molecule destroy` + `molecule create` before each deploy. The playbooks run with an inventory per topology
-(written here, with the lab's group_vars and host_vars: pipelining on, as in every lab run) and the lab's 10
-forks:
+(written here, beside the lab's group_vars and host_vars), pipelining on and the lab's 10 forks:
 
   1. bench/floor.sh (only the commands of Chef's HA procedure, one after the other) on a fresh 3+2 lab, then
      site.yml on a fresh 3+2+1 lab (with its load balancer): first deploy / floor, target at most 1.5.
@@ -157,7 +156,8 @@ class Lab(object):
                 os.symlink(os.path.join(ROOT, 'lab', part), link)
         groups = {'chef_backends': BACKENDS, 'chef_frontends': frontends,
                   'chef_load_balancers': ('lb',) if load_balancer else (), 'chef_nodes': ('node1',) if node else ()}
-        inventory = {'all': {'vars': {'ansible_python_interpreter': '/usr/bin/python3',
+        # pipelining, as the README recommends for production: each module call is one docker exec
+        inventory = {'all': {'vars': {'ansible_python_interpreter': '/usr/bin/python3', 'ansible_pipelining': True,
                                       'ansible_connection': 'community.docker.docker'},
                              'children': dict((group, {'hosts': dict((host, None) for host in hosts)})
                                               for group, hosts in groups.items())}}
