@@ -201,7 +201,6 @@ def ensure_directory(module, path):
 def systemctl_change(systemctl, result, *args):
     """Run a systemctl command that changes something, recorded in result; it must succeed."""
     result['commands'].append(systemctl.argv(*args))
-    result['changed'] = True
     systemctl.change(*args, msg='systemctl %s failed' % ' '.join(args), changed=True, written=result['written'],
                      commands=result['commands'])
 
