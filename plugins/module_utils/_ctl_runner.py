@@ -16,6 +16,7 @@ __metaclass__ = type
 
 import os
 import re
+import time
 
 # Where the vendor packages put their ctl commands, searched after PATH.
 CTL_DIRS = {
@@ -23,6 +24,16 @@ CTL_DIRS = {
     'chef-server-ctl': ['/opt/opscode/bin'],
 }
 MASK = '********'
+# How long a command may run before it is stopped (coreutils timeout: TERM to its process group, KILL after the
+# grace), unless the module's ctl_timeout says otherwise: reads that answer in seconds, and changes (reconfigure,
+# create-cluster, join-cluster, upgrade, backup) that may take many minutes.
+READ_TIMEOUT = 300
+CHANGE_TIMEOUT = 3600
+KILL_GRACE = 30
+READ_SUBCOMMANDS = frozenset(['status', 'cluster-status', 'version', 'gen-server-config', 'user-list', 'org-list',
+                              'show-config', 'service-list', 'show-service-config'])
+# timeout's exit status when the command ran out of time, and when it had to be killed after the grace
+TIMED_OUT = (124, 137)
 # The vendor tools print English tables; the C locale keeps the parsers seeing what they expect.
 LOCALE_ENV = {'LC_ALL': 'C', 'LANG': 'C', 'LANGUAGE': 'C'}
 
@@ -43,6 +54,11 @@ def mask_text(text, secrets=()):
     return _PEM_RE.sub(MASK, text)
 
 
+def ctl_argument_spec():
+    """The options every module that runs a vendor ctl command has (doc fragments chefops.chef_ha.ctl.*)."""
+    return dict(ctl_path=dict(type='path'), ctl_timeout=dict(type='int'))
+
+
 def mask_argv(argv, secrets=()):
     return [MASK if arg in secrets else mask_text(arg, secrets) for arg in argv]
 
@@ -54,10 +70,15 @@ class CtlRunner:
     secrets: values that never appear in a failure's message, output or command line.
     """
 
-    def __init__(self, module, command='chef-backend-ctl', path=None, secrets=()):
+    def __init__(self, module, command='chef-backend-ctl', path=None, secrets=(), timeout=None):
         self.module = module
         self.command = command
         self.secrets = [s for s in secrets if s]
+        # the module's ctl_timeout, when it has that option and it is set; else the defaults above
+        self.timeout = timeout or (module.params or {}).get('ctl_timeout')
+        if self.timeout is not None and int(self.timeout) < 1:
+            module.fail_json(msg='ctl_timeout = %s is not a number of seconds; give how long a %s command may run, '
+                                 'for example %d, or leave it unset' % (self.timeout, command, CHANGE_TIMEOUT))
         if path:
             if not (os.path.isfile(path) and os.access(path, os.X_OK)):
                 module.fail_json(msg='ctl_path %s is not an executable file; point it at %s or leave it unset'
@@ -65,6 +86,8 @@ class CtlRunner:
             self.binary = path
         else:
             self.binary = module.get_bin_path(command, required=True, opt_dirs=CTL_DIRS.get(command, []))
+        # coreutils timeout, which every Linux host has; where it is missing, commands run without a limit
+        self.timeout_binary = module.get_bin_path('timeout')
 
     def argv(self, *args):
         return [self.binary] + [str(a) for a in args]
@@ -90,8 +113,23 @@ class CtlRunner:
         kwargs = dict(check_rc=False, environ_update=environ)
         if data is not None:
             kwargs.update(data=data, binary_data=binary_data)
-        rc, out, err = self.module.run_command(cmd, **kwargs)
+        limit = self.limit(cmd)
+        argv = cmd
+        if self.timeout_binary:
+            argv = [self.timeout_binary, '--kill-after=%d' % KILL_GRACE, str(limit)] + list(cmd)
+        started = time.monotonic()
+        rc, out, err = self.module.run_command(argv, **kwargs)
+        if self.timeout_binary and rc in TIMED_OUT and time.monotonic() - started >= limit:
+            self.fail('%s did not finish within %d seconds and was stopped (ctl_timeout: set it higher if this '
+                      'command needs longer on this host, or find what it waits for)'
+                      % (' '.join(mask_argv(cmd[:2], self.secrets)), limit), rc, out, err, cmd, timed_out=True)
         return rc, out, err, cmd
+
+    def limit(self, cmd):
+        """Seconds the command may run: the module's ctl_timeout, else by what the command does."""
+        if self.timeout:
+            return int(self.timeout)
+        return READ_TIMEOUT if cmd[1:2] and cmd[1] in READ_SUBCOMMANDS else CHANGE_TIMEOUT
 
     def change(self, *args, **kwargs):
         """Run a command that changes the host and must succeed; returns its stdout, or None in check mode (where

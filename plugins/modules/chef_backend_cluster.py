@@ -153,7 +153,7 @@ import os
 import socket
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CtlRunner
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CtlRunner, ctl_argument_spec
 from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import read_text
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import (
     backend_rb_setting,
@@ -200,7 +200,7 @@ def main():
             config_file=dict(type='path', default='/etc/chef-backend/chef-backend.rb'),
             accept_license=dict(type='bool', default=False),
             recovery=dict(type='bool', default=False),
-            ctl_path=dict(type='path'),
+            **ctl_argument_spec(),
         ),
         required_if=[('role', 'join', ('peer', 'secrets_file'))],
         supports_check_mode=True,

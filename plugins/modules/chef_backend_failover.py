@@ -48,14 +48,14 @@ cmd:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CtlRunner
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CtlRunner, ctl_argument_spec
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
             state=dict(type='str', required=True, choices=['on', 'off']),
-            ctl_path=dict(type='path'),
+            **ctl_argument_spec(),
         ),
         supports_check_mode=True,
     )

@@ -150,7 +150,11 @@ problems:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import ChefCtlParseError, CtlRunner
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import (
+    ChefCtlParseError,
+    CtlRunner,
+    ctl_argument_spec,
+)
 from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import read_text
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import (
     assess_health,
@@ -168,7 +172,7 @@ from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            ctl_path=dict(type='path'),
+            **ctl_argument_spec(),
             config_file=dict(type='path', default='/etc/chef-backend/chef-backend.rb'),
             manifest_file=dict(type='path', default='/opt/chef-backend/version-manifest.json'),
         ),

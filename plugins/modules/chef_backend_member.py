@@ -113,7 +113,7 @@ from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl 
     is_ip_address,
     read_members,
 )
-from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CtlRunner
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CtlRunner, ctl_argument_spec
 
 
 def etcd_members(module, url):
@@ -179,7 +179,7 @@ def main():
             secrets_file=dict(type='path', default='/etc/chef-backend/chef-backend-secrets.json'),
             force=dict(type='bool', default=False),
             timeout=dict(type='int', default=10),
-            ctl_path=dict(type='path'),
+            **ctl_argument_spec(),
         ),
         required_if=[('state', 'absent', ('address',))],
         supports_check_mode=True,

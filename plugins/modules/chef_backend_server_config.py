@@ -100,7 +100,11 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
-from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import ChefCtlParseError, CtlRunner
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import (
+    ChefCtlParseError,
+    CtlRunner,
+    ctl_argument_spec,
+)
 from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import (
     octal_mode,
     read_bytes,
@@ -140,7 +144,7 @@ def main():
             fqdn=dict(type='str', required=True),
             dest=dict(type='path'),
             mode=dict(type='raw', default='0640'),
-            ctl_path=dict(type='path'),
+            **ctl_argument_spec(),
         ),
         add_file_common_args=True,
         supports_check_mode=True,

@@ -111,7 +111,11 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import ChefCtlParseError, CtlRunner
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import (
+    ChefCtlParseError,
+    CtlRunner,
+    ctl_argument_spec,
+)
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import (
     find_leader,
     parse_cluster_status_json,
@@ -202,7 +206,7 @@ def main():
             settle=dict(type='int', default=5),
             resync=dict(type='bool', default=True),
             config_dir=dict(type='path', default='/etc/chef-backend'),
-            ctl_path=dict(type='path'),
+            **ctl_argument_spec(),
         ),
         supports_check_mode=True,
     )

@@ -71,7 +71,7 @@ stdout:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import installed_version
-from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CtlRunner
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CtlRunner, ctl_argument_spec
 
 
 def main():
@@ -80,7 +80,7 @@ def main():
             failover=dict(type='bool', default=False),
             accept_license=dict(type='bool', default=False),
             manifest_file=dict(type='path', default='/opt/chef-backend/version-manifest.json'),
-            ctl_path=dict(type='path'),
+            **ctl_argument_spec(),
         ),
         supports_check_mode=True,
     )

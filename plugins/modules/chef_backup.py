@@ -21,6 +21,7 @@ description:
   - Every run takes a new backup, so the module always reports a change.
 extends_documentation_fragment:
   - chefops.chef_ha.attributes
+  - chefops.chef_ha.ctl.timeout
   - chefops.chef_ha.attributes.every_call
 options:
   product:
@@ -83,7 +84,7 @@ import fnmatch
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CtlRunner
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CtlRunner, ctl_argument_spec
 
 # The archives each command writes, by product and --config-only (which only chef-server-ctl takes).
 PATTERNS = {
@@ -111,7 +112,7 @@ def main():
             product=dict(type='str', required=True, choices=['chef-backend', 'chef-server']),
             config_only=dict(type='bool', default=False),
             backup_dir=dict(type='path', default='/var/opt/chef-backup'),
-            ctl_path=dict(type='path'),
+            **ctl_argument_spec(),
         ),
         supports_check_mode=True,
     )

@@ -21,6 +21,7 @@ description:
     C(private-chef-secrets.json) and C(migration-level).
 extends_documentation_fragment:
   - chefops.chef_ha.attributes
+  - chefops.chef_ha.ctl.timeout
 options:
   product:
     description:
@@ -146,7 +147,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
-from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CtlRunner
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CtlRunner, ctl_argument_spec
 from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import read_text, write_file
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_reconfigure import (
     changed_paths,
@@ -180,7 +181,7 @@ def main():
             force=dict(type='bool', default=False),
             mark_applied=dict(type='bool', default=False),
             accept_license=dict(type='bool', default=False),
-            ctl_path=dict(type='path'),
+            **ctl_argument_spec(),
         ),
         mutually_exclusive=[('force', 'mark_applied')],
         supports_check_mode=True,

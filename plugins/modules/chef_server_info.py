@@ -106,7 +106,12 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.six.moves.urllib.error import HTTPError
 from ansible.module_utils.urls import open_url
 
-from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CTL_DIRS, ChefCtlParseError, CtlRunner
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import (
+    CTL_DIRS,
+    ChefCtlParseError,
+    CtlRunner,
+    ctl_argument_spec,
+)
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_server_ctl import (
     MIGRATION_LEVEL_FILE,
     parse_migration_level,
@@ -158,7 +163,7 @@ def assess(installed, version, level, bootstrapped, status):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            ctl_path=dict(type='path'),
+            **ctl_argument_spec(),
             status_url=dict(type='str', default='https://127.0.0.1/_status'),
             validate_certs=dict(type='bool', default=False),
             timeout=dict(type='int', default=10),

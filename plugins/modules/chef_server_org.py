@@ -113,7 +113,7 @@ stderr:
 
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CtlRunner
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CtlRunner, ctl_argument_spec
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_server_ctl import (
     ORG_NAME_RE,
     KeyedCreate,
@@ -150,7 +150,7 @@ def main():
             full_name=dict(type='str', required=True),
             association_user=dict(type='str'),
             validator_path=dict(type='path', required=True),
-            ctl_path=dict(type='path'),
+            **ctl_argument_spec(),
         ),
         supports_check_mode=True,
     )

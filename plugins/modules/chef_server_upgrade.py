@@ -120,7 +120,11 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
-from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import ChefCtlParseError, CtlRunner
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import (
+    ChefCtlParseError,
+    CtlRunner,
+    ctl_argument_spec,
+)
 from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import read_text, write_file
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_server_ctl import (
     MIGRATION_LEVEL_FILE,
@@ -200,7 +204,7 @@ def main():
             version=dict(type='str', required=True),
             package=dict(type='str', required=True),
             accept_license=dict(type='bool', default=False),
-            ctl_path=dict(type='path'),
+            **ctl_argument_spec(),
         ),
         supports_check_mode=True,
     )

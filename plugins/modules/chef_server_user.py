@@ -131,7 +131,7 @@ stderr:
 
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CtlRunner
+from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CtlRunner, ctl_argument_spec
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_server_ctl import (
     KeyedCreate,
     key_path_problem,
@@ -169,7 +169,7 @@ def main():
             email=dict(type='str', required=True),
             password=dict(type='str', required=True, no_log=True),
             key_path=dict(type='path', required=True, no_log=False),
-            ctl_path=dict(type='path'),
+            **ctl_argument_spec(),
         ),
         supports_check_mode=True,
     )

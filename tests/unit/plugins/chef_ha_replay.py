@@ -57,12 +57,25 @@ def key_create_call(argv, keydir, key_name, writes, rc=0, out='', err='', file_m
     return call(list(argv) + [path], rc=rc, out=out, err=err, command='chef-server-ctl', effect=effect)
 
 
+TIMEOUT_BIN = os.path.join(BIN_DIR, 'timeout')
+
+
+def unwrap_timeout(replay, args):
+    """The command under coreutils timeout, as the runner starts every command: its limit recorded, the wrapper
+    dropped, so that recordings name the ctl command itself."""
+    assert args[:1] == [TIMEOUT_BIN], 'every command must run under timeout, got %r' % (args,)
+    assert args[1] == '--kill-after=30' and args[2].isdigit(), args[:3]
+    replay.limits.append((args[3:5], int(args[2])))
+    return list(args[3:])
+
+
 class CommandReplay:
     """Stands in for AnsibleModule.run_command: checks each argv against the recording and replays its output."""
 
     def __init__(self, calls):
         self.expected = list(calls)
         self.made = []
+        self.limits = []  # (argv[:2], seconds) of each command, as given to timeout
         self.stdin = []  # (argv, data) of each command that was given standard input
 
     def __call__(self, module, args, check_rc=False, environ_update=None, **kwargs):
@@ -88,6 +101,7 @@ class ModuleRun:
         self.exit_code = exit_code
         self.result = result
         self.commands = replay.made
+        self.limits = replay.limits
         self.stdin = replay.stdin
         self.failed = exit_code != 0
 
@@ -105,7 +119,7 @@ def module_runner(monkeypatch, capsys):
         replay = CommandReplay(calls)
 
         def run_command(self, args, **kwargs):  # a plain function, so that it binds as a method
-            return replay(self, args, **kwargs)
+            return replay(self, unwrap_timeout(replay, args), **kwargs)
 
         monkeypatch.setattr(basic.AnsibleModule, 'run_command', run_command)
         monkeypatch.setattr(basic.AnsibleModule, 'get_bin_path', bin_path)
