@@ -171,6 +171,29 @@ def test_replace_a_backend_rebuilt_empty():
     assert len({info[host]["leader"]["ip"] for host in BACKENDS}) == 1
 
 
+def test_replacing_the_leader_goes_through_another_member():
+    # The replaced host is never the peer: its services are stopped and its data wiped, so another serving member
+    # removes its entry and it joins through that member.
+    leader = leaders()[0]
+    others = [other for other in BACKENDS if other != leader]
+    before = call_counts()
+    result = run_playbook("replace_backend.yml", "-e", "chef_ha_replace=" + leader,
+                          "-e", "chef_ha_replace_force=true")
+    assert result.returncode == 0, result.stdout[-5000:]
+    calls = changing_calls(before)
+    assert [call["argv"] for call in calls[leader] if call["argv"][:1] == ["remove-node"]] == []
+    removals = [call["argv"][1] for other in others for call in calls[other] if call["argv"][:1] == ["remove-node"]]
+    assert removals == [BACKENDS[leader]], calls
+    joins = [call for call in calls[leader] if call["argv"][:1] == ["join-cluster"]]
+    assert len(joins) == 1 and joins[0]["rc"] == 0, joins
+    peer = next(arg for arg in joins[0]["argv"][1:] if arg in BACKENDS.values())
+    assert peer in [BACKENDS[other] for other in others], joins[0]["argv"]
+    wait_until_serving(list(BACKENDS))
+    info = backend_info()
+    assert all(info[host]["healthy"] for host in BACKENDS), {host: info[host]["problems"] for host in BACKENDS}
+    assert sorted(member["ip"] for member in info[others[0]]["members"]) == sorted(BACKENDS.values())
+
+
 def call_counts_of(names):
     return {name: len(invocations(name, "chef-backend-ctl")) for name in names}
 
