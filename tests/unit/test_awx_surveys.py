@@ -72,7 +72,7 @@ def playbook_sources(name, seen=None):
     for play in plays:
         imported = play.get("ansible.builtin.import_playbook") or play.get("import_playbook")
         if imported:
-            child = os.path.splitext(os.path.basename(imported))[0]
+            child = os.path.splitext(imported)[0]  # relative to playbooks/
             if child not in seen:
                 child_texts, child_roles = playbook_sources(child, seen)
                 texts += child_texts
