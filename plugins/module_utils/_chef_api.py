@@ -612,6 +612,45 @@ def jittered_pause(sleep, attempt):
     sleep(0.2 * (attempt + 1) + random.random() * 0.5)
 
 
+MAX_WRITES = 5  # writes of one read-modify-write before it gives up on other writers
+
+
+class LostUpdates(ChefAPIError):
+    """A read-modify-write whose change another writer kept undoing: `writes` writes, `current` the last read."""
+
+    def __init__(self, msg, writes, current):
+        super(LostUpdates, self).__init__(msg)
+        self.writes = writes
+        self.current = current
+
+
+def write_until_held(client, read, held, wanted, write, check_mode, what, max_writes=MAX_WRITES):
+    """A read-modify-write on one Chef object that survives other writers: (before, after, writes).
+
+    read() returns the object (None when it is missing); held(current) says whether the change is in it; wanted
+    (current) builds the object to send; write(current, new) sends it. The object is read again after every write:
+    when another writer's write (made from an older read) undid the change, it is made again on top of theirs, with a
+    jittered pause, at most max_writes times (then LostUpdates, naming `what`). `after` is the last read, never what
+    was sent. In check mode nothing is written and `after` is the object that would be sent (or the current one).
+    """
+    before = read()
+    current = before
+    writes = 0
+    while not held(current):
+        new = wanted(current)
+        if check_mode:
+            return before, new, writes
+        if writes >= max_writes:
+            raise LostUpdates('%s kept changing under this task: after %d writes it still does not hold the change '
+                              '(other writers at work?); run the task again' % (what, writes), writes, current)
+        if writes:
+            jittered_pause(client.sleep, writes)
+        write(current, new)
+        writes += 1
+        current = read()
+    return before, current, writes
+
+
 # Validation with the real server's rules
 
 

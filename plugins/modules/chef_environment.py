@@ -23,6 +23,9 @@ description:
     cookbook that satisfies it, as spork promote refuses to promote a version that was not uploaded.
   - Only the options given are managed; an option left out keeps the server's value. The whole environment is
     written back, with the same name (never renamed).
+  - Decides from a direct read of the environment and reads it again after writing it. When another writer changed
+    it in between (two promotes pinning different cookbooks at once, each writing back what it read), the change is
+    made again on top of the other one, at most five times, so both survive. What it returns is what it read back.
 extends_documentation_fragment:
   - chefops.chef_ha.attributes
   - chefops.chef_ha.chef_api
@@ -106,7 +109,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 environment:
-  description: The environment after the change (predicted in check mode); empty when it is absent.
+  description: The environment as read back from the server after the change (predicted in check mode); empty when
+    it is absent.
   returned: always
   type: dict
   sample:
@@ -118,7 +122,8 @@ environment:
     override_attributes: {}
     cookbook_versions: {"app": "= 1.4.2"}
 pins_changed:
-  description: The pins that changed, cookbook to before and after (V(null) for no pin).
+  description: The pins that changed between the first read and the read after the last write, cookbook to before and
+    after (V(null) for no pin).
   returned: always
   type: dict
   sample: {"app": {"before": "= 1.4.1", "after": "= 1.4.2"}}
@@ -133,6 +138,11 @@ requests:
   type: list
   elements: str
   sample: ["PUT /organizations/acme/environments/production"]
+attempts:
+  description: How many times the environment was written; more than one means a concurrent change was merged.
+  returned: always
+  type: int
+  sample: 1
 """
 
 import copy
@@ -144,11 +154,13 @@ from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_api import (
     ENVIRONMENT_KEYS,
     ENVIRONMENT_NAME_RE,
     ChefAPIError,
+    LostUpdates,
     chef_api_argument_spec,
     check_name,
     module_client,
     parse_constraint,
     version_satisfies,
+    write_until_held,
 )
 
 
@@ -217,6 +229,71 @@ def server_has(client, cookbook, constraint):
     return False
 
 
+def read_environment(module, client, path, name, result):
+    current = client.get(path, missing_ok=True)
+    if current is not None and not isinstance(current, dict):
+        module.fail_json(msg='unexpected answer for environment %s: %r' % (name, current), **result)
+    return current
+
+
+def present(module, client, path, params, result):
+    """Create or update the environment, re-reading after each write and writing again over a lost update:
+    (before, after as read back, changed)."""
+    name = params['name']
+    requests = result['requests']
+    first = read_environment(module, client, path, name, result)
+    reads = [first]
+
+    def read():
+        return reads.pop() if reads else read_environment(module, client, path, name, result)
+
+    def held(current):
+        return current is not None and comparable(current, name) == wanted_environment(current, params)
+
+    def write(current, new):
+        try:
+            if current is None:
+                requests.append('POST ' + client.full_path(client.path('environments')))
+                client.post(client.path('environments'), new)
+                result['created'] = True
+            else:
+                requests.append('PUT ' + client.full_path(path))
+                client.put(path, new)
+        except ChefAPIError as exc:
+            # 409: created by someone else after our read; 404 on PUT: deleted after it. Read again and redo.
+            if exc.status not in ((409,) if current is None else (404,)):
+                raise
+
+    if not held(first):
+        if name == '_default':
+            module.fail_json(msg='the _default environment cannot be changed (the server answers 405); '
+                                 'pin cookbooks in an environment of your own', **result)
+        wanted = wanted_environment(first, params)
+        if params['require_cookbook_versions']:
+            missing = ['%s %s' % (c, p['after']) for c, p in sorted(pin_changes(first, wanted).items())
+                       if p['after'] is not None and not server_has(client, c, p['after'])]
+            if missing:
+                module.fail_json(msg='require_cookbook_versions: the server has no cookbook version for %s; '
+                                     'upload the cookbook first' % ', '.join(missing), **result)
+    before, after, writes = write_until_held(client, read, held, lambda current: wanted_environment(current, params),
+                                             write, module.check_mode, 'environment %s' % name)
+    if module.check_mode and after is not before:
+        requests.append(('POST ' + client.full_path(client.path('environments'))) if before is None
+                        else ('PUT ' + client.full_path(path)))
+        result['created'] = before is None
+    before, after = comparable(before, name), comparable(after, name)
+    result.update(attempts=writes, pins_changed=pin_changes(before, after))
+    return before, after, before != after or writes > 0
+
+
+def pin_changes(before, after):
+    """The pins that differ, cookbook to before and after (None for no pin)."""
+    before_pins = (before or {}).get('cookbook_versions') or {}
+    after_pins = (after or {}).get('cookbook_versions') or {}
+    return dict((c, dict(before=before_pins.get(c), after=after_pins.get(c)))
+                for c in sorted(set(before_pins) | set(after_pins)) if before_pins.get(c) != after_pins.get(c))
+
+
 def main():
     argument_spec = chef_api_argument_spec()
     argument_spec.update(
@@ -244,12 +321,10 @@ def main():
     client = module_client(module)
     path = client.path('environments', name)
     requests = []
-    result = dict(changed=False, requests=requests, pins_changed={}, created=False)
+    result = dict(changed=False, requests=requests, pins_changed={}, created=False, attempts=0)
     try:
-        current = client.get(path, missing_ok=True)
-        if current is not None and not isinstance(current, dict):
-            module.fail_json(msg='unexpected answer for environment %s: %r' % (name, current), **result)
         if params['state'] == 'absent':
+            current = read_environment(module, client, path, name, result)
             after = None
             if current is not None:
                 requests.append('DELETE ' + client.full_path(path))
@@ -259,45 +334,16 @@ def main():
                     except ChefAPIError as exc:
                         if exc.status != 404:
                             raise
+            before = comparable(current, name)
+            changed = before is not None
         else:
-            after = wanted_environment(current, params)
-            before_pins = (current or {}).get('cookbook_versions') or {}
-            changed_pins = dict((c, dict(before=before_pins.get(c), after=after['cookbook_versions'].get(c)))
-                                for c in sorted(set(before_pins) | set(after['cookbook_versions']))
-                                if before_pins.get(c) != after['cookbook_versions'].get(c))
-            result['pins_changed'] = changed_pins
-            if after != comparable(current, name):
-                if name == '_default':
-                    module.fail_json(msg='the _default environment cannot be changed (the server answers 405); '
-                                         'pin cookbooks in an environment of your own', **result)
-                if params['require_cookbook_versions']:
-                    missing = ['%s %s' % (c, p['after']) for c, p in changed_pins.items()
-                               if p['after'] is not None and not server_has(client, c, p['after'])]
-                    if missing:
-                        module.fail_json(msg='require_cookbook_versions: the server has no cookbook version for %s; '
-                                             'upload the cookbook first' % ', '.join(missing), **result)
-                if current is None:
-                    requests.append('POST ' + client.full_path(client.path('environments')))
-                    result['created'] = True
-                    if not module.check_mode:
-                        try:
-                            client.post(client.path('environments'), after)
-                        except ChefAPIError as exc:
-                            if exc.status != 409:
-                                raise
-                            # created by someone else after our read: update it
-                            requests.append('PUT ' + client.full_path(path))
-                            result['created'] = False
-                            client.put(path, after)
-                else:
-                    requests.append('PUT ' + client.full_path(path))
-                    if not module.check_mode:
-                        client.put(path, after)
+            before, after, changed = present(module, client, path, params, result)
+    except LostUpdates as exc:
+        module.fail_json(msg=exc.msg, **dict(result, attempts=exc.writes, environment=exc.current or {}))
     except ChefAPIError as exc:
         module.fail_json(msg=exc.msg, **dict(result, **exc.details()))
 
-    before = comparable(current, name)
-    result.update(changed=before != after, environment=after or {})
+    result.update(changed=changed, environment=after or {})
     if module._diff:
         label = 'environment %s' % name
         result['diff'] = dict(before=before or {}, after=after or {}, before_header=label, after_header=label)
