@@ -6,7 +6,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export MOLECULE_NO_LOG := false
 export CHEFOPS_LAB_ROOT := $(CURDIR)
 
-.PHONY: lab lab-down test bench docs bootstrap lint sanity unit collection lab-standins lab-default lab-othernet lab-rollout
+.PHONY: lab lab-down test bench crash docs bootstrap lint sanity unit collection lab-standins lab-default lab-othernet lab-rollout
 
 ## Bring up the lab (3 backends, 2 frontends, a load balancer, a managed node, an outsider), run playbooks/site.yml
 ## on it, and say where its cluster stands and how to reach it.
@@ -30,6 +30,12 @@ test:
 bench: bootstrap
 	$(VENV)/bin/python bench/lab_deploy.py; lab=$$?; $(VENV)/bin/python bench/chef_run_fleet.py; fleet=$$?; \
 	exit $$(( lab || fleet ))
+
+## Killed at every step (tests/crash/crash.py, not part of `make test`, which runs a sample): per playbook, K changed
+## results counted in a clean run, then for each kill point a run SIGKILLed after that many, a re-run, the invariants
+## and a third run that changes nothing; one table at the end. CRASH_PLAYBOOKS, CRASH_POINTS, CRASH_SEED, CRASH_LAB.
+crash: bootstrap
+	$(VENV)/bin/python tests/crash/crash.py
 
 ## The HTML documentation site (antsibull-docs, Sphinx) in .build/docs/build/html.
 docs: bootstrap

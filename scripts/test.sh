@@ -8,7 +8,7 @@ export PATH="$root/.venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="$root/.build/collections"
 export ANSIBLE_FORCE_COLOR=false PY_COLORS=0 CHEFOPS_LAB_ROOT="$root"
 
-all_stages=(lint sanity unit collection lab-standins lab-default lab-othernet lab-rollout)
+all_stages=(lint sanity unit collection lab-standins lab-default lab-othernet lab-rollout crash-sample)
 stages=("$@")
 [ "${#stages[@]}" -gt 0 ] || stages=("${all_stages[@]}")
 
@@ -37,6 +37,9 @@ stage_lab_standins() { rm -f .build/logs/standins.log; molecule test -s standins
 stage_lab_default() { rm -f .build/logs/default.log; molecule test -s default; }
 stage_lab_othernet() { rm -f .build/logs/othernet.log; molecule test -s othernet; }
 stage_lab_rollout() { rm -f .build/logs/rollout.log; molecule test -s rollout; }
+# the crash harness on the cheap scenarios (rollout.yml, flip.yml: one rollout lab), three kill points each, drawn
+# from a seed it prints (CRASH_SEED=... replays them); `make crash` tries every point
+stage_crash_sample() { CRASH_PLAYBOOKS=rollout.yml,flip.yml CRASH_POINTS=3 CRASH_LAB=fresh python tests/crash/crash.py; }
 
 if ! run_stage bootstrap scripts/bootstrap.sh; then
   stages=()
