@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import copy
 import hashlib
 import json
 import os
@@ -849,3 +850,53 @@ def module_client(module):
         return client_from_params(module.params)
     except ChefAPIError as exc:
         module.fail_json(msg=exc.msg)
+
+
+# Nodes and data bag items, written whole and read back
+
+
+def node_environment(node):
+    """The environment a node (as the server returns it) is in."""
+    return (node or {}).get('chef_environment') or '_default'
+
+
+def put_node_environment(client, name, node, environment):
+    """Write the node back as it was read with only its chef_environment changed, then read it again: the node as the
+    server holds it afterwards (a save by anything else in between shows there)."""
+    path = client.path('nodes', name)
+    changed = copy.deepcopy(node)
+    changed['chef_environment'] = environment
+    client.put(path, changed)
+    return client.get(path)
+
+
+def write_item(client, bag, item, new, requests):
+    """Send one data bag item (`item` is the current one, None when missing): PUT, or POST creating the bag when it
+    is missing. The requests are appended to `requests`. False when the item changed under us (created or deleted
+    by another writer since it was read): read it again."""
+    bag_path = client.path('data', bag)
+    item_path = client.path('data', bag, new['id'])
+    try:
+        if item is None:
+            requests.append('POST ' + client.full_path(bag_path))
+            try:
+                client.post(bag_path, new)
+            except ChefAPIError as exc:
+                if exc.status != 404:
+                    raise
+                requests.append('POST ' + client.full_path(client.path('data')))
+                try:
+                    client.post(client.path('data'), {'name': bag})
+                except ChefAPIError as bag_exc:
+                    if bag_exc.status != 409:  # another writer created the bag meanwhile
+                        raise
+                requests.append('POST ' + client.full_path(bag_path))
+                client.post(bag_path, new)
+        else:
+            requests.append('PUT ' + client.full_path(item_path))
+            client.put(item_path, new)
+    except ChefAPIError as exc:
+        if (item is None and exc.status == 409) or (item is not None and exc.status == 404):
+            return False
+        raise
+    return True

@@ -18,7 +18,10 @@ description:
   - Refuses an environment that does not exist on the server (the server itself would accept it, and the node's
     next Chef run would then fail).
   - Reads the node directly (never through search) and writes the whole node object back with only
-    C(chef_environment) changed; run list, attributes and everything else stay as they were.
+    C(chef_environment) changed; run list, attributes and everything else stay as they were. Reads it again after
+    the write and fails when it is not in the environment then.
+  - Keeps no record of the environment the node came from; to flip nodes for a test and back safely (a record on
+    the server written first), use M(chefops.chef_ha.chef_node_flip).
 extends_documentation_fragment:
   - chefops.chef_ha.attributes
   - chefops.chef_ha.chef_api
@@ -44,6 +47,7 @@ notes:
     made while a run is in progress can be overwritten by that run's final node save. Check the node after its
     next run.
 seealso:
+  - module: chefops.chef_ha.chef_node_flip
   - module: chefops.chef_ha.chef_environment
   - module: chefops.chef_ha.chef_node_info
 """
@@ -70,7 +74,8 @@ previous_environment:
   type: str
   sample: production
 environment:
-  description: The environment the node is in after the task (predicted in check mode).
+  description: The environment the node is in after the task, as read back from the server (predicted in check
+    mode).
   returned: success
   type: str
   sample: testing
@@ -81,8 +86,6 @@ node:
   sample: web01.example.com
 """
 
-import copy
-
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_api import (
     CHEF_API_MUTUALLY_EXCLUSIVE,
@@ -91,6 +94,8 @@ from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_api import (
     chef_api_argument_spec,
     check_name,
     module_client,
+    node_environment,
+    put_node_environment,
 )
 
 
@@ -123,15 +128,15 @@ def main():
             module.fail_json(msg='environment %s does not exist on %s; create it first (chef_environment), '
                                  'node %s was left in %s' % (target, client.base, name, node.get('chef_environment')),
                              **result)
-        previous = node.get('chef_environment') or '_default'
+        previous = node_environment(node)
         result.update(previous_environment=previous, environment=target, changed=previous != target)
         if result['changed'] and not module.check_mode:
-            flipped = copy.deepcopy(node)
-            flipped['chef_environment'] = target
-            saved = client.put(client.path('nodes', name), flipped)
-            if isinstance(saved, dict) and saved.get('chef_environment') not in (None, target):
-                module.fail_json(msg='the server kept node %s in %s after the change to %s'
-                                     % (name, saved.get('chef_environment'), target), **result)
+            # the node read back after the write: what the server holds, not what was sent
+            result['environment'] = node_environment(put_node_environment(client, name, node, target))
+            if result['environment'] != target:
+                module.fail_json(msg='node %s was read back in %s after the change to %s (another writer, such as '
+                                     'a chef-client run saving the node, changed it meanwhile)'
+                                     % (name, result['environment'], target), **result)
     except ChefAPIError as exc:
         module.fail_json(msg=exc.msg, **dict(result, **exc.details()))
     if module._diff:

@@ -13,8 +13,9 @@ short_description: Report the state of a Chef Waiter agent and its last chef-cli
 version_added: 0.1.0
 author: chefops maintainers (!UNKNOWN)
 description:
-  - Reads the agent's C(/healthcheck), C(/status), lock, maintenance window, periodic runs and interval, and the
-    details of the last finished run (C(/chef/lastrun), then C(/chefclient/<guid>)).
+  - Reads the agent's C(/healthcheck), C(/status), lock, maintenance window, periodic runs and interval, the
+    details of the last finished run (C(/chef/lastrun), then C(/chefclient/<guid>)), and the runs in progress
+    (C(/chef/allruns)).
   - An agent that does not answer is reported with RV(reachable=false), not as a failure.
   - Never changes anything.
 extends_documentation_fragment:
@@ -84,6 +85,17 @@ last_run:
   returned: always
   type: dict
   sample: {guid: 4f1c..., status: complete, exitcode: 0}
+runs_in_progress:
+  description:
+    - The runs whose chef-client has started and not ended (status C(running)), periodic or on demand, oldest
+      first, each with its C(guid), C(status), C(ondemand) and C(start_time) (when it was queued).
+    - A run in progress saves its node at its end with the environment it loaded at its start, so a play that
+      changed the node meanwhile waits for these runs to end and then reads the node again. Queued runs
+      (C(registered)) are not listed; they load the node when they start.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{guid: 4f1c..., status: running, ondemand: false, start_time: 1764870000}]
 problems:
   description: Why RV(healthy) is false, one sentence each.
   returned: always
@@ -103,6 +115,16 @@ from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_waiter_api i
 RUN_KEYS = ('status', 'exitcode', 'start_time', 'end_time', 'type')
 
 
+def runs_in_progress(table):
+    """The running runs of the agent's run table (GET /chef/allruns: guid -> JobDetails), oldest first."""
+    if not isinstance(table, dict):
+        raise ChefWaiterError('unexpected answer to /chef/allruns: %r' % (table,))
+    rows = [dict(guid=guid, status=details.get('status'), ondemand=details.get('ondemand'),
+                 start_time=details.get('starttime'))
+            for guid, details in table.items() if isinstance(details, dict) and details.get('status') == 'running']
+    return sorted(rows, key=lambda row: (row['start_time'] or 0, row['guid']))
+
+
 def read_agent(client):
     client.healthcheck()
     status = client.app_status()
@@ -112,6 +134,7 @@ def read_agent(client):
     maintenance = client.maintenance()
     state['maintenance'] = dict(in_maintenance=maintenance['in_maintenance'], end_time=maintenance['end_time'])
     guid = parse_json(client.request('/chef/lastrun').body, '/chef/lastrun').get('last_run_guid') or None
+    state['runs_in_progress'] = runs_in_progress(parse_json(client.request('/chef/allruns').body, '/chef/allruns'))
     state['last_run'] = None
     if guid:
         details = client.run_status(guid)[0] or {}
@@ -122,7 +145,8 @@ def read_agent(client):
 def main():
     module = AnsibleModule(argument_spec=chef_waiter_argument_spec(), supports_check_mode=True)
     result = dict(changed=False, reachable=False, error=None, version=None, chef_version=None, healthy=False,
-                  locked=None, maintenance=None, periodic_runs=None, interval=None, last_run=None, problems=[])
+                  locked=None, maintenance=None, periodic_runs=None, interval=None, last_run=None, runs_in_progress=[],
+                  problems=[])
     try:
         state = read_agent(ChefWaiterClient(module.params))
     except ChefWaiterError as exc:

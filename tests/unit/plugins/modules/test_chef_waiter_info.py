@@ -1,5 +1,7 @@
 """chef_waiter_info against the Chef Waiter stand-in on loopback."""
 
+import time
+
 from ansible_collections.chefops.chef_ha.plugins.modules import chef_waiter, chef_waiter_info, chef_waiter_run
 from ansible_collections.chefops.chef_ha.tests.unit.plugins.fixtures.chef_waiter.agent import free_port
 
@@ -12,6 +14,7 @@ def test_a_fresh_agent(run_module, agent):
     assert (res['locked'], res['periodic_runs'], res['interval']) == (False, False, 30)
     assert res['maintenance']['in_maintenance'] is False
     assert res['last_run'] is None
+    assert res["runs_in_progress"] == []
     assert (res['healthy'], res['problems']) == (True, [])
     # nothing but reads
     assert {r['method'] for r in agent.requests()} == {'GET'}
@@ -45,3 +48,17 @@ def test_an_agent_that_does_not_answer_is_reported_not_failed(run_module):
     assert not res.failed
     assert res['reachable'] is False and res['healthy'] is False
     assert res['error'].startswith('cannot reach the Chef Waiter agent at http://127.0.0.1:')
+
+
+def test_a_run_in_progress_is_listed_until_it_ends(run_module, agents):
+    agent = agents(behaviour={'duration_seconds': 3})
+    started = run_module(chef_waiter_run, agent.params(wait=False))
+    deadline = time.monotonic() + 10
+    while agent.all_runs()[started['guid']]['status'] != 'running' and time.monotonic() < deadline:
+        time.sleep(0.05)
+    res = run_module(chef_waiter_info, agent.params())
+    assert [(r['guid'], r['status'], r['ondemand']) for r in res['runs_in_progress']] == \
+        [(started['guid'], 'running', True)]
+    while agent.all_runs()[started['guid']]['status'] == 'running' and time.monotonic() < deadline + 10:
+        time.sleep(0.05)
+    assert run_module(chef_waiter_info, agent.params())['runs_in_progress'] == []
