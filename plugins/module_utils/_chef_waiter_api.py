@@ -45,14 +45,19 @@ def chef_waiter_argument_spec():
 
 
 class ChefWaiterError(Exception):
-    """A request that failed: no answer, an unexpected HTTP status or an answer that cannot be parsed."""
+    """A request that failed: no answer, an unexpected HTTP status or an answer that cannot be parsed.
 
-    def __init__(self, msg, status=None, body=None, url=None):
+    `transient` is true when the agent may answer the same request a moment later: no answer at all (refused,
+    reset, timed out) or an HTTP 5xx, as while the agent or the host is busy loading chef-client.
+    """
+
+    def __init__(self, msg, status=None, body=None, url=None, transient=False):
         super(ChefWaiterError, self).__init__(msg)
         self.msg = msg
         self.status = status
         self.body = body
         self.url = url
+        self.transient = transient
 
     def details(self):
         """Extra keys for fail_json."""
@@ -221,16 +226,16 @@ class ChefWaiterClient(object):
             date = header_epoch(exc.headers.get('Date') if exc.headers else None)
         except URLError as exc:
             raise ChefWaiterError('cannot reach the Chef Waiter agent at %s: %s' % (url, to_native(exc.reason)),
-                                  url=url)
+                                  url=url, transient=True)
         except (HTTPException, OSError, ValueError) as exc:
             # timeouts and TLS failures are OSErrors
             raise ChefWaiterError('request to the Chef Waiter agent at %s failed: %s' % (url, to_native(exc)),
-                                  url=url)
+                                  url=url, transient=not isinstance(exc, ValueError))
         body = to_text(body or b'', errors='surrogate_then_replace')
         if status not in ok:
             raise ChefWaiterError('the Chef Waiter agent answered %s %s with HTTP %s: %s'
                                   % (method, path, status, error_text(body) or '(empty body)'),
-                                  status=status, body=body, url=url)
+                                  status=status, body=body, url=url, transient=status >= 500)
         return Response(status, body, date=date, url=url)
 
     # Reads
@@ -345,6 +350,9 @@ class RunWatch(object):
 
     Afterwards `result` holds the module result of the run (changed, agent_url, guid, status, ...) and `msg` is None
     when the run completed, else why it did not: the same keys and messages for a single run and for a batch.
+    A poll the agent does not answer (refused, reset, timed out, HTTP 5xx: an agent or host busy while chef-client
+    loads) is tried again at the next poll until the run's deadline; only the deadline or a real answer (the run
+    failed, the agent does not know it) ends the run without success. `result['poll_errors']` counts those polls.
     """
 
     def __init__(self, client, wait_timeout, log_lines, clock=time.monotonic):
@@ -414,7 +422,15 @@ class RunWatch(object):
                 return False
             self.result['log_tail'] = log_tail(self.client.run_log(guid) or '', self.log_lines)
         except ChefWaiterError as exc:
-            self.fail(exc.msg, exc)
+            if exc.transient and self.clock() < self.deadline:
+                self.result['poll_errors'] = self.result.get('poll_errors', 0) + 1
+                return False
+            if exc.transient and self.result.get('poll_errors'):
+                self.fail('chef-client run %s: the Chef Waiter agent did not answer within %d seconds of its start '
+                          '(%d polls unanswered); last error: %s'
+                          % (guid, self.wait_timeout, self.result['poll_errors'] + 1, exc.msg), exc)
+            else:
+                self.fail(exc.msg, exc)
             return True
         self.done = True
         tail = '\n'.join(self.result['log_tail'])

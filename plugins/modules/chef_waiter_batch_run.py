@@ -21,6 +21,10 @@ description:
   - An agent given with a O(agents[].guid) is not asked for a run; the module waits for that run instead, for
     example one started by M(chefops.chef_ha.chef_waiter_run) with O(chefops.chef_ha.chef_waiter_run#module:wait=false).
   - One agent that cannot be reached, refuses the run, or whose run fails does not stop the others.
+  - Once a run started, a status poll the agent does not answer (connection refused or reset, a request timeout, an
+    HTTP 5xx, as while the host is busy loading chef-client) is tried again at the next poll, until the run's
+    O(wait_timeout); only that deadline or the agent's own answer (the run failed, the run is unknown) fails the
+    run. RV(runs) counts such polls in C(poll_errors).
 extends_documentation_fragment:
   - chefops.chef_ha.attributes
   - chefops.chef_ha.chef_waiter.run
@@ -168,7 +172,8 @@ runs:
     - The result of each agent's run by O(agents[].name), with the keys M(chefops.chef_ha.chef_waiter_run) returns
       for one run (C(guid), C(status), C(exitcode), C(custom_run), C(custom_run_string), C(start_time),
       C(end_time), C(duration), C(log_tail), C(agent_url), and C(url), C(http_status), C(body) of a failed
-      request), plus C(changed), C(failed) and, for a failed run, C(msg).
+      request), plus C(changed), C(failed), for a failed run C(msg), and C(poll_errors), the number of status
+      polls the agent did not answer and that were tried again, when there were any.
     - C(changed) is true when the module started the run (in check mode, when it would start it).
   returned: always
   type: dict

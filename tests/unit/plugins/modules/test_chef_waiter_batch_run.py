@@ -1,7 +1,12 @@
 """chef_waiter_batch_run against several Chef Waiter stand-ins on loopback at once (and chef-client stand-ins)."""
 
+import http.client
+import http.server
 import re
 import shutil
+import socket
+import threading
+import time
 
 import pytest
 
@@ -218,3 +223,115 @@ def test_each_agent_keeps_its_own_tls_settings(run_module, agents, tmp_path):
         entry('trusted', trusted, url='https://localhost:%d' % trusted.port), entry('plain', plain)], ca_path=cert))
     assert not res.failed and res['runs']['trusted']['status'] == 'complete'
     assert res['runs']['trusted']['agent_url'] == 'https://localhost:%d' % trusted.port
+
+
+class FlakyProxy:
+    """An HTTP proxy on loopback in front of one agent that spoils the first `faults` status polls of a run
+    (GET /chefclient/<guid>): 'refuse' closes the connection without an answer, 'hang' answers nothing until the
+    client's timeout has passed, '503' answers HTTP 503. Every other request goes through unchanged."""
+
+    def __init__(self, agent, fault, faults=1):
+        self.agent = agent
+        self.fault = fault
+        self.left = faults
+        self.spoiled = []
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def handle_one(self, method):
+                length = int(self.headers.get('Content-Length') or 0)
+                data = self.rfile.read(length) if length else None
+                with proxy.lock:
+                    spoil = proxy.left > 0 and method == 'GET' and re.match(r'^/chefclient/[0-9a-f-]+$', self.path)
+                    if spoil:
+                        proxy.left -= 1
+                        proxy.spoiled.append(self.path)
+                if spoil and proxy.fault == 'refuse':
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if spoil and proxy.fault == 'hang':
+                    threading.Event().wait(2.5)  # the module's request timeout is 1 s
+                    self.close_connection = True
+                    return
+                if spoil:
+                    status, body = 503, b'{"Error":"busy"}'
+                else:
+                    conn = http.client.HTTPConnection('127.0.0.1', proxy.agent.port, timeout=10)
+                    headers = {k: v for k, v in self.headers.items() if k.lower() in ('content-type', 'user-agent')}
+                    conn.request(method, self.path, body=data, headers=headers)
+                    answer = conn.getresponse()
+                    status, body = answer.status, answer.read()
+                    conn.close()
+                self.send_response(status)
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                self.handle_one('GET')
+
+            def do_POST(self):
+                self.handle_one('POST')
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def flaky(agents):
+    made = []
+
+    def make(name, fault, faults=1, behaviour=None):
+        made.append(FlakyProxy(agents(name, behaviour=behaviour or {'duration_seconds': 1}), fault, faults))
+        return made[-1]
+    yield make
+    for proxy in made:
+        proxy.close()
+
+
+@pytest.mark.parametrize('fault', ['refuse', 'hang', '503'])
+def test_one_unanswered_poll_is_tried_again_until_the_deadline(run_module, flaky, agents, fault):
+    """Issue 21 case 7: one failed poll (refused, timed out, 503) does not fail the host; the run is followed on."""
+    proxy = flaky('flaky', fault)
+    steady = agents('steady', behaviour={'duration_seconds': 1})
+    res = run_module(chef_waiter_batch_run, batch_args([dict(name='flaky', host='127.0.0.1', port=proxy.port),
+                                                        entry('steady', steady)], timeout=1, fail_on_error=False))
+    assert len(proxy.spoiled) == 1, proxy.spoiled
+    runs = res['runs']
+    assert res['failed_agents'] == [], runs
+    assert runs['flaky']['status'] == 'complete' and runs['flaky']['poll_errors'] == 1 and 'msg' not in runs['flaky']
+    assert proxy.agent.all_runs()[runs['flaky']['guid']]['status'] == 'complete'
+    assert len(proxy.agent.chef_client_runs()) == 1  # followed, not started again
+    assert 'poll_errors' not in runs['steady']
+
+
+def test_an_agent_that_stops_answering_fails_the_host_at_the_deadline(run_module, flaky):
+    proxy = flaky('silent', 'refuse', faults=1000, behaviour={'duration_seconds': 30})
+    started = time.monotonic()
+    res = run_module(chef_waiter_batch_run, batch_args([dict(name='silent', host='127.0.0.1', port=proxy.port)],
+                                                       wait_timeout=3, timeout=1, fail_on_error=False))
+    run = res['runs']['silent']
+    assert res['failed_agents'] == ['silent'] and 3 <= time.monotonic() - started < 15
+    assert run['msg'].startswith('chef-client run %s: the Chef Waiter agent did not answer within 3 seconds of its '
+                                 'start' % run['guid']), run['msg']
+    assert run['poll_errors'] >= 1 and len(proxy.spoiled) == run['poll_errors'] + 1
+
+
+def test_a_real_answer_is_not_retried(run_module, agents):
+    """A run that failed or an agent that no longer knows the run ends at once, as before."""
+    bad = agents('bad', behaviour={'exit_code': 2})
+    started = time.monotonic()
+    res = run_module(chef_waiter_batch_run, batch_args([entry('bad', bad)], wait_timeout=60, fail_on_error=False))
+    assert res['failed_agents'] == ['bad'] and time.monotonic() - started < 30
+    assert 'poll_errors' not in res['runs']['bad']
