@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Killed at every step: the crash harness (`make crash`).
 
 For each scenario (tests/crash/scenarios.py): a clean run from the starting state counts K, the changed task results
