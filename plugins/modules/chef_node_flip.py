@@ -74,7 +74,7 @@ attributes:
 notes:
   - A chef-client run in progress when a node is flipped saves the node at its end with the environment it loaded.
     Wait for such runs to end (M(chefops.chef_ha.chef_waiter_info) RV(chefops.chef_ha.chef_waiter_info#module:runs_in_progress)),
-    then run this module again with the same options: it flips again what a run put back.
+    then run this module again with the same options, which flips again what a run put back.
 seealso:
   - module: chefops.chef_ha.chef_node_environment
   - module: chefops.chef_ha.chef_waiter_info
