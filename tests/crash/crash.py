@@ -107,7 +107,8 @@ def recap_problems(output):
     if not rows:
         return ["no PLAY RECAP in the third run"]
     return ["third run: %s changed=%s unreachable=%s failed=%s" % (host, changed, unreachable, failed)
-            for host, _, changed, unreachable, failed in rows if (changed, unreachable, failed) != ("0", "0", "0")]
+            for host, unused_ok, changed, unreachable, failed in rows
+            if (changed, unreachable, failed) != ("0", "0", "0")]
 
 
 def changed_tasks(log):
@@ -214,8 +215,8 @@ def run_scenario(name, scenario, points, rng, outdir, failures):
         passes += not problems
         point_time += time.time() - began
         failures.extend((name, n, problem) for problem in problems)
-        print("crash: %s point %d/%d: %s (%ds)" % (name, n, k, "pass" if not problems else "FAIL: " +
-                                                  "; ".join(problems)[:400], time.time() - began), flush=True)
+        verdict = "FAIL: " + "; ".join(problems)[:400] if problems else "pass"
+        print("crash: %s point %d/%d: %s (%ds)" % (name, n, k, verdict, time.time() - began), flush=True)
     spent = time.time() - start
     return (name, k, len(chosen), passes, spent, point_time / max(len(chosen), 1))
 

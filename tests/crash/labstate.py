@@ -116,12 +116,22 @@ def chef_restore(snap, api=None):
         want = snap["nodes"].get(name)
         if want is None:
             api.delete(api.path("nodes", name))
-        elif (body.get("chef_environment"), body.get("normal")) != (want.get("chef_environment"), want.get("normal")):
+        elif node_state(body) != node_state(want):
             api.put(api.path("nodes", name), dict(body, chef_environment=want.get("chef_environment"),
                                                   normal=want.get("normal")))
-    left = chef_changes(snap, chef_snapshot(api))
-    if left or set(chef_snapshot(api)["data"]) != set(snap["data"]):
-        raise RuntimeError("the Chef server did not go back to the starting state: %s" % [c[:2] for c in left])
+    after = chef_snapshot(api)
+    left = [change[:2] for change in chef_changes(snap, after) if change[0] != "nodes"]
+    left += [("nodes", name) for name, body in after["nodes"].items()
+             if name not in snap["nodes"] or node_state(body) != node_state(snap["nodes"][name])]
+    left += [("data", bag) for bag in set(after["data"]) ^ set(snap["data"])]
+    left += [("environments", name) for name in set(snap["environments"]) - set(after["environments"])]
+    if left:
+        raise RuntimeError("the Chef server did not go back to the starting state: %s" % left)
+
+
+def node_state(body):
+    """What the harness puts back on a node: its environment and normal attributes."""
+    return body.get("chef_environment"), body.get("normal")
 
 
 def ensure_environment(name, description, api=None):
@@ -179,8 +189,8 @@ def molecule(scenario, *actions, log=None):
             with open(log, "a", encoding="utf-8") as handle:
                 handle.write("\n==== molecule %s -s %s (rc %d)\n%s" % (action, scenario, proc.returncode, proc.stdout))
         if proc.returncode != 0:
-            raise RuntimeError("molecule %s -s %s failed (rc %d): %s" % (action, scenario, proc.returncode,
-                                                                        proc.stdout[-2000:]))
+            raise RuntimeError("molecule %s -s %s failed (rc %d): %s"
+                               % (action, scenario, proc.returncode, proc.stdout[-2000:]))
 
 
 def lab_pytest(node_ids, log=None):

@@ -21,7 +21,8 @@ import yaml
 from labstate import (ROOT, backend_lifecycle, chef_api, chef_changes, chef_restore, chef_snapshot,
                       ensure_environment, lab_pytest, molecule, new_runs, rollout_lab, run_counts,
                       set_node_environment, wait_for_idle_agents)
-import labtest  # noqa: E402  pylint: disable=wrong-import-order  (molecule/shared, put on sys.path by labstate)
+# molecule/shared, put on sys.path by labstate
+import labtest  # noqa: E402  pylint: disable=wrong-import-order
 
 LABS = {
     # created once per `make crash`; the scenarios put the Chef server back between points

@@ -76,7 +76,7 @@ def run(tmp_path, hosts, env, new_session=True):
                              "-e", "marks=%s" % marks], env=full, cwd=str(tmp_path), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=new_session)
     try:
-        out, _ = proc.communicate(timeout=300)
+        out = proc.communicate(timeout=300)[0]
     finally:
         proc.left_behind = []
         for pid_file in tmp_path.glob("*-t1.pid"):
@@ -92,7 +92,7 @@ def run(tmp_path, hosts, env, new_session=True):
 
 def alive(pid):
     """Whether pid still runs (a zombie waiting for its parent to reap it counts as dead), after up to 2 s."""
-    for _ in range(20):
+    for unused_try in range(20):
         try:
             with open("/proc/%d/stat" % pid, encoding="utf-8") as handle:
                 if handle.read().rsplit(")", 1)[1].split()[0] == "Z":
@@ -122,8 +122,8 @@ def test_killed_after_n_ran_exactly_n_changed_results_and_nothing_after(tmp_path
     assert [row["n"] for row in logged] == list(range(1, after + 1))
     assert "chefops_crash: SIGKILL after changed result %d" % after in out
     # the tasks up to the Nth changed result ran; with a kill inside the block its always section never ran
-    last = [name for name, _ in CLEAN].index(done)
-    assert marks == sorted("h1-" + name for name, _ in CLEAN[:last + 1]), out
+    last = [row[0] for row in CLEAN].index(done)
+    assert marks == sorted("h1-" + row[0] for row in CLEAN[:last + 1]), out
     assert "h1-handler" not in marks and "h1-rescue" not in marks
     assert "PLAY RECAP" not in out
     assert proc.left_behind == []

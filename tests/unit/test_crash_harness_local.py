@@ -72,12 +72,12 @@ def test_the_harness_catches_a_restart_lost_with_its_handler(tmp_path, monkeypat
     row = crash.run_scenario("svc", scenario(tmp_path, play, monkeypatch), "all", None, str(outdir), failures)
     name, k, tried, passed = row[:4]
     assert (name, k, tried, passed) == ("svc", 3, 3, passes), failures
-    assert sorted({n for _, n, _ in failures}) == failed_points
+    assert sorted({failure[1] for failure in failures}) == failed_points
     if failed_points:
         # killed before the handlers ran (after the configuration or the unit): the re-run finds the configuration
         # written and notifies nothing
         assert any("after the re-run (kill at Write the configuration on h1): the service runs 'version 1\\n'"
-                   in problem for _, _, problem in failures), failures
+                   in failure[2] for failure in failures), failures
     # every run's output kept: the clean run, and per point the killed run, the re-run and the third run
     logs = sorted(p.name for p in outdir.iterdir() if p.name.endswith(".log"))
     assert "svc.0-clean.log" in logs and "svc.point-003.3-third.log" in logs

@@ -5,10 +5,10 @@ Enable it with ANSIBLE_CALLBACK_PLUGINS=<this directory> ANSIBLE_CALLBACKS_ENABL
 
   CHEFOPS_CRASH_AFTER=N        after the Nth task result that reported changed (one per host per task: a loop
                                task counts once per host), SIGKILL the whole process group and every worker with
-                               the group it leads: the controller, its workers and what they run die at once, so no rescue, no always, no handler and no recap runs. The
-                               process must lead its own process group (start it with setsid or
-                               start_new_session=True); otherwise the plugin refuses at the start of the playbook
-                               rather than kill whatever started it.
+                               the group it leads: the controller, its workers and what they run die at once, so
+                               no rescue, no always, no handler and no recap runs. The process must lead its own
+                               process group (start it with setsid or start_new_session=True); otherwise the
+                               plugin refuses at the start of the playbook rather than kill whatever started it.
   CHEFOPS_CRASH_COUNT_FILE=P   at the end of the playbook write the number of changed results (K) to P.
   CHEFOPS_CRASH_LOG=P          append one JSON line per changed result: {"n", "host", "task", "path"}; the line of
                                the result that triggers the kill is written (and flushed) before the kill.
@@ -56,10 +56,10 @@ def kill_everything():
     """SIGKILL this process's group and every descendant with the group it leads: ansible-core's workers call
     setsid, so each leads a group of its own (its connection and module processes) outside ours."""
     me = os.getpid()
-    for _ in range(2):  # a second pass for a worker forked while the first ran
+    for unused_pass in range(2):  # a second pass for a worker forked while the first ran
         table = _processes()
         children = {}
-        for pid, (ppid, _) in table.items():
+        for pid, (ppid, unused_pgid) in table.items():
             children.setdefault(ppid, []).append(pid)
         todo, found = [me], []
         while todo:
