@@ -194,15 +194,15 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_api import (
     CHEF_API_MUTUALLY_EXCLUSIVE,
     ChefAPIError,
+    LostUpdates,
     chef_api_argument_spec,
     check_name,
     first_match,
-    jittered_pause,
     module_client,
     pattern_problem,
+    write_item,
+    write_until_held,
 )
-
-MAX_WRITES = 5
 
 
 def unique(items):
@@ -260,58 +260,18 @@ class Allowlist(object):
         result[self.key] = patterns
         return result
 
-    def write(self, item, new):
-        """Send one change; False when the item changed under us (created or deleted meanwhile)."""
-        try:
-            if item is None:
-                self.requests.append('POST ' + self.client.full_path(self.bag_path))
-                try:
-                    self.client.post(self.bag_path, new)
-                except ChefAPIError as exc:
-                    if exc.status != 404:
-                        raise
-                    self.requests.append('POST ' + self.client.full_path(self.client.path('data')))
-                    try:
-                        self.client.post(self.client.path('data'), {'name': self.bag})
-                    except ChefAPIError as bag_exc:
-                        if bag_exc.status != 409:  # another writer created the bag meanwhile
-                            raise
-                    self.requests.append('POST ' + self.client.full_path(self.bag_path))
-                    self.client.post(self.bag_path, new)
-            else:
-                self.requests.append('PUT ' + self.client.full_path(self.item_path))
-                self.client.put(self.item_path, new)
-        except ChefAPIError as exc:
-            # 409: created by someone else after our read; 404 on PUT: deleted after our read. Read again.
-            if (item is None and exc.status == 409) or (item is not None and exc.status == 404):
-                return False
-            raise
-        return True
-
     def present(self):
-        before = self.client.get(self.item_path, missing_ok=True)
-        item = before
-        writes = 0
-        while not self.satisfied(item):
-            new = self.new_item(item, self.wanted(item))
-            if self.module.check_mode:
-                if item is None:
-                    self.requests.append('POST ' + self.client.full_path(self.bag_path))
-                else:
-                    self.requests.append('PUT ' + self.client.full_path(self.item_path))
-                return before, new, writes
-            if writes >= MAX_WRITES:
-                self.module.fail_json(
-                    msg='data bag item %s/%s kept changing under this task: after %d writes it still does not hold '
-                        'the requested patterns (other writers at work?); run the task again'
-                        % (self.bag, self.name, writes),
-                    requests=self.requests, attempts=writes, item=item or {})
-            if writes:
-                jittered_pause(self.client.sleep, writes)
-            self.write(item, new)
-            writes += 1
-            item = self.client.get(self.item_path, missing_ok=True)
-        return before, item, writes
+        """(before, after, writes): the item is read again after every write, and the change made again on top of
+        another writer's (write_until_held); in check mode `after` is the prediction and the requests are listed."""
+        before, after, writes = write_until_held(
+            self.client, lambda: self.client.get(self.item_path, missing_ok=True), self.satisfied,
+            lambda item: self.new_item(item, self.wanted(item)),
+            lambda item, new: write_item(self.client, self.bag, item, new, self.requests),
+            self.module.check_mode, 'data bag item %s/%s' % (self.bag, self.name))
+        if self.module.check_mode and not self.satisfied(before):
+            self.requests.append('%s %s' % ('POST', self.client.full_path(self.bag_path)) if before is None
+                                 else '%s %s' % ('PUT', self.client.full_path(self.item_path)))
+        return before, after, writes
 
     def absent(self):
         before = self.client.get(self.item_path, missing_ok=True)
@@ -373,6 +333,8 @@ def main():
             before, after, writes = allowlist.present()
         else:
             before, after, writes = allowlist.absent()
+    except LostUpdates as exc:
+        module.fail_json(msg=exc.msg, **dict(result, attempts=exc.writes, item=exc.current or {}))
     except ChefAPIError as exc:
         module.fail_json(msg=exc.msg, **dict(result, **exc.details()))
 
