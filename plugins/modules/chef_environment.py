@@ -339,7 +339,8 @@ def main():
         else:
             before, after, changed = present(module, client, path, params, result)
     except LostUpdates as exc:
-        module.fail_json(msg=exc.msg, **dict(result, attempts=exc.writes, environment=exc.current or {}))
+        result.update(attempts=exc.writes, environment=exc.current or {})
+        module.fail_json(msg=exc.msg, **result)
     except ChefAPIError as exc:
         module.fail_json(msg=exc.msg, **dict(result, **exc.details()))
 

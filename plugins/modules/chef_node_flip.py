@@ -303,8 +303,8 @@ class Flip(object):
         return entries
 
     def refuse_other_targets(self, entries, target):
-        others = ['%s (into %s from %s, %s)' % (n, entries[n].get('target'), entries[n].get('original'),
-                                                 entries[n].get('recorded'))
+        others = ['%s (into %s from %s, recorded %s)'
+                  % (n, entries[n].get('target'), entries[n].get('original'), entries[n].get('recorded'))
                   for n in self.names if n in entries and entries[n].get('target') != target]
         if others:
             self.fail('an open flip in %s holds %s; a node is flipped by one flip at a time: return it first '
