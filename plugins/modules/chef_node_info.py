@@ -35,6 +35,12 @@ options:
     description:
       - A search query on the node index, for example V(chef_environment:testing) or V(role:web).
     type: str
+  all_nodes:
+    description:
+      - Also read every node of the organization, listed with C(GET /nodes) and then read by name like O(names)
+        (current, unlike a search); found by V(name).
+    type: bool
+    default: false
 seealso:
   - module: chefops.chef_ha.chef_allowlist
   - module: chefops.chef_ha.chef_node_environment
@@ -126,12 +132,13 @@ def main():
     argument_spec.update(
         names=dict(type='list', elements='str', default=[]),
         search=dict(type='str'),
+        all_nodes=dict(type='bool', default=False),
     )
     module = AnsibleModule(argument_spec=argument_spec, mutually_exclusive=CHEF_API_MUTUALLY_EXCLUSIVE,
                            supports_check_mode=True)
     params = module.params
-    if not params['names'] and not params['search']:
-        module.fail_json(msg='give names, search or both')
+    if not params['names'] and not params['search'] and not params['all_nodes']:
+        module.fail_json(msg='give names, search or both, or all_nodes')
     if params['search'] is not None and not params['search'].strip():
         module.fail_json(msg='search is empty; give a query such as chef_environment:testing, or leave it out')
     try:
@@ -145,10 +152,16 @@ def main():
     by_name = {}
     missing = []
     try:
+        names = list(params['names'])
+        if params['all_nodes']:
+            listed = client.get(client.path('nodes'))
+            if not isinstance(listed, dict):
+                module.fail_json(msg='unexpected answer to GET /nodes: %r' % (listed,))
+            names += sorted(name for name in listed if name not in names)
         # read concurrently, then taken in the order of names: the same result and first error as one by one
-        wanted = list(dict.fromkeys(params['names']))
+        wanted = list(dict.fromkeys(names))
         answers = dict(zip(wanted, client.get_many([client.path('nodes', name) for name in wanted], missing_ok=True)))
-        for name in params['names']:
+        for name in names:
             if name in by_name or name in missing:
                 continue
             node = answers[name]

@@ -2,10 +2,13 @@
 request, a ramp in waves read from each node's own run log and Chef Waiter's run table, a re-run that does nothing,
 check mode, a failing wave stopped and rolled back, a flip to testing and back, cookbook pins refused, concurrent
 allowlist writers, and a wrong key."""
+import http.client
+import http.server
 import json
 import os
 import re
 import subprocess
+import sys
 import threading
 
 import pytest
@@ -192,20 +195,95 @@ def test_a_bad_pin_is_refused_before_any_write(pins, words):
 
 # ------------------------------------------------------------------------------------------- concurrent allowlist adds
 
-def test_two_concurrent_adds_to_one_allowlist_both_survive():
-    def add(pattern, results):
+class InterleavingProxy:
+    """Between the module and goiardi: forwards every request unchanged, except that right after the module's first
+    write of the item it lets another writer save the item as that writer read it before (plus its own pattern):
+    the lost update forced at the one point that makes it, every time."""
+
+    def __init__(self, item_path, other_pattern):
+        self.log = []
+        proxy = self
+        stale = {}
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def relay(self, method):
+                length = int(self.headers.get("Content-Length") or 0)
+                data = self.rfile.read(length) if length else None
+                conn = http.client.HTTPConnection("172.31.250.51", 4545, timeout=60)
+                conn.request(method, self.path, body=data, headers=dict(self.headers.items()))
+                answer = conn.getresponse()
+                status, body = answer.status, answer.read()
+                conn.close()
+                proxy.log.append((method, self.path, status))
+                if method == "GET" and self.path == item_path and "item" not in stale:
+                    stale["item"] = json.loads(body)  # the other writer reads what the module reads
+                if method == "PUT" and self.path == item_path and not stale.get("saved"):
+                    stale["saved"] = True
+                    other = dict(stale["item"], patterns=stale["item"]["patterns"] + [other_pattern])
+                    subprocess.run([sys.executable, "-c", OTHER_WRITER, SERVER, ADMIN_KEY, item_path,
+                                    json.dumps(other)], check=True, timeout=60)
+                    proxy.log.append(("PUT", item_path, "other writer"))
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                self.relay("GET")
+
+            def do_PUT(self):
+                self.relay("PUT")
+
+            def do_POST(self):
+                self.relay("POST")
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+OTHER_WRITER = """
+import json, sys
+sys.path.insert(0, %r)
+from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_api import ChefAPIError, client_from_params
+api = client_from_params({"server_url": sys.argv[1], "client_name": "admin", "client_key": sys.argv[2],
+                          "sign_version": "1.3", "server_api_version": 1, "validate_certs": True, "timeout": 30,
+                          "retries": 0})
+try:
+    api.put(sys.argv[3], json.loads(sys.argv[4]))
+except ChefAPIError as exc:
+    if exc.status != 404:
+        raise
+    api.post(sys.argv[3].rsplit("/", 1)[0], json.loads(sys.argv[4]))
+""" % os.path.join(ROOT, ".build", "collections")
+
+
+def test_an_add_survives_another_writer_landing_between_its_read_and_its_write():
+    item_path = "/data/whitelist/feature_c"
+    # the item holds one pattern, so the module reads it and then PUTs it
+    subprocess.run([sys.executable, "-c", OTHER_WRITER, SERVER, ADMIN_KEY, item_path,
+                    json.dumps({"id": "feature_c", "patterns": ["old.chefops.test"]})], check=True, timeout=60)
+    proxy = InterleavingProxy(item_path, "db*.chefops.test")
+    try:
         env = dict(os.environ, ANSIBLE_FORCE_COLOR="false")
         env.pop("ANSIBLE_LOG_PATH", None)
-        results[pattern] = subprocess.run(
+        result = subprocess.run(
             ["ansible", "localhost", "-m", "chefops.chef_ha.chef_allowlist", "-a", json.dumps({
-                "server_url": SERVER, "client_name": "admin", "client_key": ADMIN_KEY, "name": "feature_c",
-                "add": [pattern]})], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    results = {}
-    threads = [threading.Thread(target=add, args=(pattern, results)) for pattern in ("web*.chefops.test",
-                                                                                     "db*.chefops.test")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert all(r.returncode == 0 for r in results.values()), {p: r.stdout[-1500:] for p, r in results.items()}
-    assert sorted(allowlist("feature_c")) == ["db*.chefops.test", "web*.chefops.test"]
+                "server_url": proxy.url, "client_name": "admin", "client_key": ADMIN_KEY, "name": "feature_c",
+                "add": ["web*.chefops.test"]})], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    finally:
+        proxy.close()
+    assert result.returncode == 0, result.stdout[-2000:]
+    # the other writer's save undid the module's first write; the module read the item again and wrote once more
+    assert [entry[:2] for entry in proxy.log] == [("GET", item_path), ("PUT", item_path), ("PUT", item_path),
+                                                 ("GET", item_path), ("PUT", item_path), ("GET", item_path)], proxy.log
+    assert '"attempts": 2' in result.stdout, result.stdout[-2000:]
+    assert sorted(allowlist("feature_c")) == ["db*.chefops.test", "old.chefops.test", "web*.chefops.test"]

@@ -210,3 +210,19 @@ def test_the_lease_names_this_ansible_playbook_process(monkeypatch):
     monkeypatch.setattr(chef_rollout_progress, '_read', lambda path: tree[int(path.split('/')[2])][1]
                         if path.endswith('cmdline') else None)
     assert chef_rollout_progress.playbook_process() == (40, '400')
+
+
+def test_node_info_reads_every_node_of_the_organization(run_module, monkeypatch):
+    """all_nodes: GET /nodes, then each node by name (current, not a search), for the finalize check of rollout.yml."""
+    from ansible_collections.chefops.chef_ha.plugins.modules import chef_node_info
+    from ansible_collections.chefops.chef_ha.tests.unit.plugins.chef_api_replay import ChefServerReplay
+    org = '/organizations/acme/nodes'
+    replay = ChefServerReplay([
+        {'method': 'GET', 'path': org, 'body': {'web01': 'https://x/nodes/web01', 'stray': 'https://x/nodes/stray'}},
+        {'method': 'GET', 'path': org + '/web01', 'body': {'name': 'web01', 'automatic': {'fqdn': 'web01.example.com'}}},
+        {'method': 'GET', 'path': org + '/stray', 'body': {'name': 'stray', 'automatic': {}}},
+    ]).install(monkeypatch)
+    res = run_module(chef_node_info, dict(CONNECTION, names=['web01'], all_nodes=True))
+    assert not res.failed, res.result
+    assert [(n['name'], n['fqdn']) for n in res['nodes']] == [('web01', 'web01.example.com'), ('stray', None)]
+    assert replay.expected == []
