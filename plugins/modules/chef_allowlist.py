@@ -334,7 +334,8 @@ def main():
         else:
             before, after, writes = allowlist.absent()
     except LostUpdates as exc:
-        module.fail_json(msg=exc.msg, **dict(result, attempts=exc.writes, item=exc.current or {}))
+        result.update(attempts=exc.writes, item=exc.current or {})
+        module.fail_json(msg=exc.msg, **result)
     except ChefAPIError as exc:
         module.fail_json(msg=exc.msg, **dict(result, **exc.details()))
 

@@ -200,9 +200,8 @@ def test_release_leaves_another_runs_lease_alone(run_module, monkeypatch):
 
 def test_the_lease_names_this_ansible_playbook_process(monkeypatch):
     """The owner's process is the topmost ansible-playbook ancestor (its workers are forks with its command line)."""
-    tree = {50: (40, 'python3\0/usr/bin/ansible-playbook\0site.yml'), 40: (30, 'python3\0/usr/bin/ansible-playbook'
-                                                                                '\0site.yml'),
-            30: (20, 'bash'), 20: (1, 'init')}
+    playbook = 'python3\0/usr/bin/ansible-playbook\0site.yml'
+    tree = {50: (40, playbook), 40: (30, playbook), 30: (20, 'bash'), 20: (1, 'init')}
     monkeypatch.setattr(os, 'getppid', lambda: 60)
     tree[60] = (50, '/bin/sh\0-c\0python3 AnsiballZ.py')
     monkeypatch.setattr(chef_rollout_progress, '_stat', lambda pid: (tree[pid][0], str(pid * 10)) if pid in tree
