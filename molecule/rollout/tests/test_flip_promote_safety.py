@@ -32,12 +32,12 @@ def recorded():
     return (chef_get(RECORD) or {}).get("nodes") or {}
 
 
-def module(name, **args):
+def module(module_name, **args):
     """One module of the collection run ad hoc against goiardi (the test's own setup and teardown)."""
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="false")
     env.pop("ANSIBLE_LOG_PATH", None)
     args = dict(args, server_url=SERVER, client_name="admin", client_key=ADMIN_KEY)
-    result = subprocess.run(["ansible", "localhost", "-m", "chefops.chef_ha." + name, "-a", json.dumps(args)],
+    result = subprocess.run(["ansible", "localhost", "-m", "chefops.chef_ha." + module_name, "-a", json.dumps(args)],
                             env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-2000:]
 
