@@ -5,6 +5,7 @@ Every test uses allowlists of its own that no node's recipes read, and removes t
 import http.server
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -145,6 +146,11 @@ def test_a_ramp_short_of_100_percent_stops_after_its_last_wave(allowlist):
     assert "node3 (node3.chefops.test): wave=- status=not in this ramp" in out, out[-3000:]
     assert statuses(allowlist) == {"node1": "passed", "node2": "passed"}
     assert record(allowlist)["lease"] == {}
+    # the same short ramp again: nothing to add, nothing run, nothing changed
+    again = run_playbook("rollout.yml", *rollout_args(allowlist, rollout_waves="1,50%"))
+    assert again.returncode == 0 and re.search(r"localhost\s*:\s*ok=\d+\s+changed=0", again.stdout), \
+        again.stdout[-3000:]
+    assert run_counts() == after and patterns(allowlist) == [fqdn("node1"), fqdn("node2")]
 
 
 # ---------------------------------------------------------- case 1: a failed wave kept, then an AWX relaunch
