@@ -152,8 +152,9 @@ def set_node_environment(node, environment, api=None):
 # ------------------------------------------------------------------------------------------------------ Chef Waiter
 
 def run_counts():
+    """{node: the ids of the runs its Chef Waiter lists now} (ids, not a count: the agent keeps a bounded table)."""
     lab = rollout_lab()
-    return {node: len(lab.runs(node)) for node in lab.NODES}
+    return {node: {row["guid"] for row in lab.runs(node)} for node in lab.NODES}
 
 
 def wait_for_idle_agents(timeout=600):
@@ -172,9 +173,9 @@ def wait_for_idle_agents(timeout=600):
 
 
 def new_runs(base):
-    """{node: the runs since the counts in base, oldest first, each with the allowlist branch its log took}."""
+    """{node: the runs its Chef Waiter lists that base (run_counts) did not, oldest first}."""
     lab = rollout_lab()
-    return {node: lab.runs(node)[base.get(node, 0):] for node in lab.NODES}
+    return {node: [row for row in lab.runs(node) if row["guid"] not in base.get(node, set())] for node in lab.NODES}
 
 
 # --------------------------------------------------------------------------------------------------------- molecule

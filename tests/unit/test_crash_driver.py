@@ -117,3 +117,21 @@ def test_the_node_records_where_it_was_only_in_its_normal_attributes():
     node["normal"] = {"chefops": {"flip": {"previous_environment": "production"}}}
     assert scenarios._recorded([("nodes", "node2.chefops.test", node)], "node2.chefops.test",  # pylint: disable=W0212
                                "production") is True
+
+
+def test_new_runs_are_the_ids_the_base_did_not_list_whatever_their_order(monkeypatch):
+    import labstate  # pylint: disable=import-outside-toplevel
+    tables = {"node1": [{"guid": "a", "starttime": 5}, {"guid": "b", "starttime": None}]}
+
+    class Lab:
+        NODES = {"node1": "172.31.250.31"}
+
+        @staticmethod
+        def runs(node):
+            return list(tables[node])
+    monkeypatch.setattr(labstate, "rollout_lab", Lab)
+    base = labstate.run_counts()
+    assert base == {"node1": {"a", "b"}}
+    # a new run listed first (no start time yet), an old one dropped from the agent's table
+    tables["node1"] = [{"guid": "c", "starttime": None}, {"guid": "b", "starttime": None}]
+    assert labstate.new_runs(base) == {"node1": [{"guid": "c", "starttime": None}]}
