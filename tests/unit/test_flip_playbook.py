@@ -1,10 +1,12 @@
 """flip.yml run for real by ansible-playbook on this machine: two Chef Waiter stand-ins on loopback whose chef-client
 stand-in loads and saves its node on an in-memory Chef server (test_chef_node_flip's), so that the paths the lab
-cannot force are deterministic here: a 403 on one node's flip, and a chef-client run in progress at flip time."""
+cannot force are deterministic here: a 403 on one node's flip, a chef-client run in progress at flip time, and a
+run killed after its flips followed by a run with flip_back=true."""
 
 import http.server
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -85,12 +87,15 @@ def lab(tmp_path, monkeypatch):
         'vars': {'chef_api_server_url': server.url, 'chef_api_client_name': 'deployer', 'chef_api_client_key': KEY_FILE,
                  'ansible_python_interpreter': sys.executable}}}))
 
-    def run(*args):
+    def run(*args, **popen):
+        """The playbook's CompletedProcess; with popen=True, the Popen of it in a session of its own."""
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH, ANSIBLE_FORCE_COLOR='false')
         env.pop('ANSIBLE_LOG_PATH', None)
-        return subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i',
-                               str(inventory), PLAYBOOK] + list(args), env=env, capture_output=True, text=True,
-                              timeout=600)
+        argv = [os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), '-i', str(inventory), PLAYBOOK]
+        if popen:
+            return subprocess.Popen(argv + list(args), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                    start_new_session=True)
+        return subprocess.run(argv + list(args), env=env, capture_output=True, text=True, timeout=600)
     yield server.fake, agents, run
     for dummy in make:
         pass
@@ -128,4 +133,22 @@ def test_a_run_in_progress_at_flip_time_is_waited_for_and_its_save_flipped_again
     assert 'Node n1 is in environment production' in logs[busy]  # it loaded the node before the flip
     assert 'Node n1 is in environment testing' in logs[mine[0]]
     assert 'n1 (node n1): original_environment=production ran_in=testing' in flat(result)
+    assert (chef.environment('n1'), chef.environment('n2')) == ('production', '_default') and chef.record() == {}
+
+
+def test_a_run_killed_after_its_flips_is_returned_by_the_next_run_to_the_recorded_originals(lab):
+    chef, agents, run = lab
+    proc = run('-e', 'flip_back=true', popen=True)
+    try:
+        # killed (a cancelled AWX job) once both nodes are flipped and their runs have started
+        deadline = time.monotonic() + 120
+        while not all(a.all_runs() for a in agents.values()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert (chef.environment('n1'), chef.environment('n2')) == ('testing', 'testing')
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert dict((n, e['original']) for n, e in chef.record().items()) == dict(n1='production', n2='_default')
+    result = run('-e', 'flip_back=true')
+    assert result.returncode == 0, result.stdout[-4000:]
     assert (chef.environment('n1'), chef.environment('n2')) == ('production', '_default') and chef.record() == {}
