@@ -17,7 +17,7 @@ import pytest
 
 import ansible_collections.chefops.chef_ha.plugins as collection_plugins
 from ansible_collections.chefops.chef_ha.tests.unit.plugins.chef_api_replay import KEY_FILE
-from ansible_collections.chefops.chef_ha.tests.unit.plugins.fixtures.chef_waiter.agent import StandinAgent, instances
+from ansible_collections.chefops.chef_ha.tests.unit.plugins.fixtures.chef_waiter.agent import StandinAgent
 from ansible_collections.chefops.chef_ha.tests.unit.plugins.modules.test_chef_node_flip import ORG, FakeChef
 
 COLLECTION = os.path.dirname(list(collection_plugins.__path__)[0])
@@ -72,14 +72,14 @@ class ChefServer(object):
 def lab(tmp_path, monkeypatch):
     """Nodes n1 (in production) and n2 (in _default) with their agents; returns (server, agents, run(args))."""
     server = ChefServer(dict(n1='production', n2='_default'))
-    make = instances(tmp_path, lambda directory, **kwargs: StandinAgent(directory, **kwargs).start())
-    starter = next(make)
     agents = {}
     for name in ('n1', 'n2'):
         client_rb = tmp_path / ('%s.rb' % name)
         client_rb.write_text('chef_server_url "%s"\nnode_name "%s"\nclient_key "%s"\n' % (server.url, name, KEY_FILE))
         monkeypatch.setenv('CHEF_CLIENT_STANDIN_CONFIG', str(client_rb))  # read by the agent's chef-client
-        agents[name] = starter(name, behaviour={'duration_seconds': 3})
+        directory = tmp_path / name
+        directory.mkdir()
+        agents[name] = StandinAgent(directory, behaviour={'duration_seconds': 3}).start()
     inventory = tmp_path / 'inventory.json'
     inventory.write_text(json.dumps({'all': {
         'children': {'chef_nodes': {'hosts': dict((n, {'chef_run_address': '127.0.0.1', 'chef_run_port': a.port})
@@ -95,10 +95,10 @@ def lab(tmp_path, monkeypatch):
         if popen:
             return subprocess.Popen(argv + list(args), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                     start_new_session=True)
-        return subprocess.run(argv + list(args), env=env, capture_output=True, text=True, timeout=600)
+        return subprocess.run(argv + list(args), env=env, capture_output=True, text=True, timeout=600, check=False)
     yield server.fake, agents, run
-    for dummy in make:
-        pass
+    for agent in agents.values():
+        agent.stop()
     server.stop()
 
 
