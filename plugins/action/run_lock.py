@@ -129,10 +129,10 @@ class ActionModule(ActionBase):
         result.update(changed=False, path=path, holder=holder)
         if replaced:
             result['replaced'] = replaced
+            gone = (path, replaced.get('pid'), replaced.get('since'), replaced.get('play') or 'unknown play')
             self._display.warning('run lock %s: took over the lock of a run that is gone (pid %s since %s, %s); '
                                   'that run was killed or failed, so its work may be half done: this run '
-                                  'continues it' % (path, replaced.get('pid'), replaced.get('since'),
-                                                   replaced.get('play') or 'unknown play'))
+                                  'continues it' % gone)
         if not taken:
             result.update(failed=True, msg=(
                 'Another run of the cluster %s holds the run lock %s: pid %s on %s since %s (%s). Nothing was '

@@ -90,10 +90,10 @@ def test_another_controllers_lock_is_kept(tmp_path):
 
 def playbook(tmp_path, seconds):
     path = tmp_path / 'locked.yml'
+    lock_play = os.path.join(ROOT, 'playbooks', 'shared', 'run_lock.yml')
     path.write_text('- ansible.builtin.import_playbook: %s\n'
                     '- hosts: localhost\n  gather_facts: false\n  tasks:\n'
-                    '    - ansible.builtin.pause:\n        seconds: %d\n' % (os.path.join(ROOT, 'playbooks', 'shared', 'run_lock.yml'),
-                                                                          seconds))
+                    '    - ansible.builtin.pause:\n        seconds: %d\n' % (lock_play, seconds))
     return str(path)
 
 

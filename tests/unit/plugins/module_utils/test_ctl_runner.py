@@ -119,8 +119,8 @@ def test_reads_get_the_short_limit_and_changes_the_long_one(run_module, tmp_path
     args = dict(role='join', peer='172.31.250.11', accept_license=True, secrets_file=str(secrets),
                 config_file=str(config))
     run = run_module(chef_backend_cluster, args, [not_member, call(join), not_member])
-    assert [seconds for dummy, seconds in run.limits] == [_ctl_runner.READ_TIMEOUT, _ctl_runner.CHANGE_TIMEOUT,
-                                                         _ctl_runner.READ_TIMEOUT]
+    read, change = _ctl_runner.READ_TIMEOUT, _ctl_runner.CHANGE_TIMEOUT
+    assert [seconds for dummy, seconds in run.limits] == [read, change, read]
     run = run_module(chef_backend_cluster, dict(args, ctl_timeout=7200), [not_member, call(join), not_member])
     assert [seconds for dummy, seconds in run.limits] == [7200, 7200, 7200]
     assert _ctl_runner.READ_TIMEOUT < _ctl_runner.CHANGE_TIMEOUT
