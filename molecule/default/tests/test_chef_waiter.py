@@ -1,7 +1,9 @@
 """Chef Waiter on node1: installed from the lab's release URL, secured, and driving chef-client on demand."""
 import http.client
 import json
+import re
 import ssl
+import time
 import urllib.error
 import urllib.request
 
@@ -49,6 +51,27 @@ def test_the_unit_runs_and_the_plain_chef_client_units_are_off():
     for unit in ("chef-client.service", "chef-client.timer"):
         assert node.run("systemctl is-enabled %s" % unit).stdout.strip() in ("disabled", "masked")
         assert node.run("systemctl is-active %s" % unit).stdout.strip() != "active"
+
+
+def test_a_configuration_written_by_a_killed_run_is_applied_by_the_next(tmp_path):
+    # A run killed right after it wrote config.json, before its handler restarted the agent: the file already holds
+    # what the inventory asks for (here: the same bytes, written again after the agent started). The next run finds
+    # nothing to write, so no handler is notified; the agent is restarted all the same, because it started before
+    # its configuration was last written.
+    node = lab_host("node1")
+    before = node.check_output("systemctl show -p InvocationID --value chefwaiter.service")
+    time.sleep(1.1)  # the file's time stamp is in whole seconds
+    node.check_output("touch /etc/chefwaiter/config.json")
+    result = run_playbook("site.yml", "--limit", "node1")
+    assert result.returncode == 0, result.stdout[-3000:]
+    after = node.check_output("systemctl show -p InvocationID --value chefwaiter.service")
+    assert after != before
+    assert re.search(r"Restart the agent, which started before the last change of \| /etc/chefwaiter/config\.json",
+                     result.stdout), result.stdout[-3000:]
+    # and a run after that restarts nothing
+    again = run_playbook("site.yml", "--limit", "node1")
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert node.check_output("systemctl show -p InvocationID --value chefwaiter.service") == after
 
 
 def test_healthcheck_answers_over_the_network():
