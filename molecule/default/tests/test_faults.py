@@ -76,15 +76,17 @@ def test_a_join_killed_half_way_is_repaired_by_a_rerun():
 
 
 FAIL_FLAG = "/run/chefops-test-fail-cluster-status"
-# Ahead of the real chef-backend-ctl on PATH: cluster-status fails as when etcd cannot be reached, while FAIL_FLAG is
-# there; everything else (and cluster-status once the flag is gone) is the real command.
+CTL = "/opt/chef-backend/bin/chef-backend-ctl"
+# In the real command's place (the modules look in /opt/chef-backend/bin first): cluster-status fails as when etcd
+# cannot be reached, while FAIL_FLAG is there; everything else (and cluster-status once the flag is gone) is the real
+# command, moved aside.
 FLAKY_CTL = """#!/bin/sh
 if [ "$1" = cluster-status ] && [ -e %s ]; then
   echo '{"error": "could not reach etcd on any cluster member"}'
   exit 1
 fi
-exec /opt/chef-backend/bin/chef-backend-ctl "$@"
-""" % FAIL_FLAG
+exec %s.real "$@"
+""" % (FAIL_FLAG, CTL)
 
 
 def test_a_member_whose_cluster_status_fails_for_a_while_is_read_again_never_wiped():
@@ -92,10 +94,9 @@ def test_a_member_whose_cluster_status_fails_for_a_while_is_read_again_never_wip
     # joins the backends. The run reads it again until it answers; it never cleanses a member whose join finished.
     follower = sorted(name for name in BACKENDS if name not in leaders())[0]
     host = lab_host(follower)
-    assert host.run("test -e /usr/local/bin/chef-backend-ctl").rc != 0
     cleanses = len(subcommand_calls(follower, "chef-backend-ctl", "cleanse"))
-    host.check_output("cat > /usr/local/bin/chef-backend-ctl <<'EOF'\n%sEOF\nchmod 0755 /usr/local/bin/chef-backend-ctl"
-                      " && touch %s" % (FLAKY_CTL, FAIL_FLAG))
+    host.check_output("mv {0} {0}.real && cat > {0} <<'EOF'\n{1}EOF\nchmod 0755 {0} && touch {2}".format(
+        CTL, FLAKY_CTL, FAIL_FLAG))
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", ANSIBLE_NOCOLOR="true")
     env.pop("ANSIBLE_LOG_PATH", None)
     lines = []
@@ -118,7 +119,7 @@ def test_a_member_whose_cluster_status_fails_for_a_while_is_read_again_never_wip
             if run.poll() is None:
                 run.kill()
     finally:
-        host.check_output("rm -f %s /usr/local/bin/chef-backend-ctl" % FAIL_FLAG)
+        host.check_output("rm -f {1}; if [ -e {0}.real ]; then mv -f {0}.real {0}; fi".format(CTL, FAIL_FLAG))
     output = "".join(lines)
     assert len(subcommand_calls(follower, "chef-backend-ctl", "cleanse")) == cleanses, output[-4000:]
     assert any(retrying.search(line) for line in lines), output[-4000:]
