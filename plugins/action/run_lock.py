@@ -20,26 +20,13 @@ import socket
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-BOOT_ID = '/proc/sys/kernel/random/boot_id'
-
-
-def _read(path):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except OSError:
-        return None
+from ansible_collections.chefops.chef_ha.plugins.module_utils._process import boot_id, process_stat, read_proc
 
 
 def process_identity(pid):
     """(start time in clock ticks since boot, boot id) of a live process, or None when there is no such process."""
-    stat = _read('/proc/%d/stat' % pid)
-    if stat is None:
-        return None
-    fields = stat.rsplit(')', 1)[-1].split()
-    if fields[0] == 'Z':  # finished, not yet reaped
-        return None
-    return fields[19], (_read(BOOT_ID) or '').strip()
+    stat = process_stat(pid)
+    return None if stat is None else (stat[1], boot_id())
 
 
 def holder_alive(holder, host):
@@ -67,7 +54,7 @@ def acquire(path, me, host):
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
-            text = _read(path)
+            text = read_proc(path)
             if text is None:
                 continue  # removed meanwhile: try again
             try:
@@ -85,7 +72,7 @@ def acquire(path, me, host):
                 os.rename(path, aside)
             except FileNotFoundError:
                 continue
-            stale_text = _read(aside)
+            stale_text = read_proc(aside)
             os.unlink(aside)
             if stale_text != text:
                 continue  # another run replaced it between our read and our rename: look again

@@ -127,6 +127,7 @@ import time
 import uuid
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.chefops.chef_ha.plugins.module_utils._process import boot_id, process_stat, read_proc
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_api import (
     CHEF_API_MUTUALLY_EXCLUSIVE,
     ChefAPIError,
@@ -139,34 +140,15 @@ from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_api import (
 )
 
 
-def _read(path):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except OSError:
-        return None
-
-
-def _stat(pid):
-    """(parent pid, start time in ticks) of a live process, or None."""
-    text = _read('/proc/%d/stat' % pid)
-    if text is None:
-        return None
-    fields = text.rsplit(')', 1)[-1].split()
-    if fields[0] == 'Z':
-        return None
-    return int(fields[1]), fields[19]
-
-
 def playbook_process():
     """(pid, start ticks) of the ansible-playbook process this module runs under (the topmost ancestor whose command
     is ansible-playbook: its workers are forks with the same command line), or (None, None)."""
     pid, found = os.getppid(), (None, None)
     for dummy in range(64):
-        stat = _stat(pid) if pid > 1 else None
+        stat = process_stat(pid) if pid > 1 else None
         if stat is None:
             break
-        argv = (_read('/proc/%d/cmdline' % pid) or '').split('\0')[:2]
+        argv = (read_proc('/proc/%d/cmdline' % pid) or '').split('\0')[:2]
         if any(os.path.basename(arg) == 'ansible-playbook' for arg in argv):
             found = (pid, stat[1])
         elif found[0] is not None:
@@ -186,7 +168,7 @@ class Progress(object):
         self.requests = []
         self.now = time.time()
         self.controller = socket.gethostname()
-        self.boot_id = (_read('/proc/sys/kernel/random/boot_id') or '').strip()
+        self.boot_id = boot_id()
         pid, ticks = playbook_process()
         self.me = dict(owner=params['owner'], controller=self.controller, pid=pid, start_ticks=ticks,
                        boot_id=self.boot_id, renewed=int(self.now), expires=int(self.now + params['lease_seconds']),
@@ -208,7 +190,7 @@ class Progress(object):
             return False
         if lease.get('controller') != self.controller or not lease.get('pid') or lease.get('boot_id') != self.boot_id:
             return True  # another controller's run: only its expiry tells
-        stat = _stat(int(lease['pid']))
+        stat = process_stat(int(lease['pid']))
         return stat is not None and stat[1] == lease.get('start_ticks')
 
     def blocking(self, item):

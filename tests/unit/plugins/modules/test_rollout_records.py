@@ -204,9 +204,9 @@ def test_the_lease_names_this_ansible_playbook_process(monkeypatch):
     tree = {50: (40, playbook), 40: (30, playbook), 30: (20, 'bash'), 20: (1, 'init')}
     monkeypatch.setattr(os, 'getppid', lambda: 60)
     tree[60] = (50, '/bin/sh\0-c\0python3 AnsiballZ.py')
-    monkeypatch.setattr(chef_rollout_progress, '_stat', lambda pid: (tree[pid][0], str(pid * 10)) if pid in tree
+    monkeypatch.setattr(chef_rollout_progress, 'process_stat', lambda pid: (tree[pid][0], str(pid * 10)) if pid in tree
                         else None)
-    monkeypatch.setattr(chef_rollout_progress, '_read', lambda path: tree[int(path.split('/')[2])][1]
+    monkeypatch.setattr(chef_rollout_progress, 'read_proc', lambda path: tree[int(path.split('/')[2])][1]
                         if path.endswith('cmdline') else None)
     assert chef_rollout_progress.playbook_process() == (40, '400')
 
