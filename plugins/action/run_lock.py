@@ -117,9 +117,10 @@ class ActionModule(ActionBase):
         if replaced:
             result['replaced'] = replaced
             gone = (path, replaced.get('pid'), replaced.get('since'), replaced.get('play') or 'unknown play')
-            self._display.warning('run lock %s: took over the lock of a run that is gone (pid %s since %s, %s); '
-                                  'that run was killed or failed, so its work may be half done: this run '
-                                  'continues it' % gone)
+            # Every run ends this way, finished or not (nothing runs at the end to release it): a note, not a warning.
+            self._display.display('run lock %s: took over the lock of a run that is gone (pid %s since %s, %s); '
+                                  'if that run did not finish (killed, failed), this run continues its work'
+                                  % gone)
         if not taken:
             result.update(failed=True, msg=(
                 'Another run of the cluster %s holds the run lock %s: pid %s on %s since %s (%s). Nothing was '

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import (BACKENDS, FRONTENDS, ROOT, Watch, backend_info, haproxy_servers, invocations, lab_host,
-                      leaders, recap, run_playbook)
+                      leaders, recap, run_playbook, subcommand_calls)
 
 OLD, NEW = "2.3.19", "2.3.20"
 BROKEN = "/etc/apt/apt.conf.d/99chefops-test-broken-package"
@@ -192,6 +192,32 @@ def test_replacing_the_leader_goes_through_another_member():
     info = backend_info()
     assert all(info[host]["healthy"] for host in BACKENDS), {host: info[host]["problems"] for host in BACKENDS}
     assert sorted(member["ip"] for member in info[others[0]]["members"]) == sorted(BACKENDS.values())
+
+
+def test_a_replacement_cut_short_after_the_removal_is_finished_by_the_next_run():
+    # A run killed between remove-node and the join leaves a member with its data and chef-backend-running.json that
+    # the cluster no longer lists (its cluster-status still answers, from the others). The next run wipes and joins
+    # it; the frontends, whose peer view has lost its entry, are read together and then one at a time, and keep a
+    # chef-server.rb identical to before (the address did not change), with no reconfigure.
+    name = "be3"
+    others = [other for other in BACKENDS if other != name]
+    wait_until_serving(list(BACKENDS))
+    configs = {fe: lab_host(fe).check_output("sha256sum /etc/opscode/chef-server.rb") for fe in FRONTENDS}
+    lab_host(name).check_output("chef-backend-ctl stop")
+    lab_host(others[0]).check_output("chef-backend-ctl remove-node %s --yes" % BACKENDS[name])
+    assert lab_host(name).file("/etc/chef-backend/chef-backend-running.json").exists
+    reconfigures = {fe: len(subcommand_calls(fe, "chef-server-ctl", "reconfigure")) for fe in FRONTENDS}
+    before = call_counts()
+    result = run_playbook("replace_backend.yml", "-e", "chef_ha_replace=" + name)
+    assert result.returncode == 0, result.stdout[-5000:]
+    joins = [call for call in changing_calls(before)[name] if call["argv"][:1] == ["join-cluster"]]
+    assert len(joins) == 1 and joins[0]["rc"] == 0, joins
+    wait_until_serving(list(BACKENDS))
+    info = backend_info()
+    assert all(info[host]["healthy"] for host in BACKENDS), {host: info[host]["problems"] for host in BACKENDS}
+    assert sorted(member["ip"] for member in info[others[0]]["members"]) == sorted(BACKENDS.values())
+    assert {fe: lab_host(fe).check_output("sha256sum /etc/opscode/chef-server.rb") for fe in FRONTENDS} == configs
+    assert {fe: len(subcommand_calls(fe, "chef-server-ctl", "reconfigure")) for fe in FRONTENDS} == reconfigures
 
 
 def call_counts_of(names):
