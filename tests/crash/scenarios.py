@@ -244,8 +244,15 @@ def failover_restored(ctx):
 
 
 def replace_restore(ctx):
-    """The converged lab with be3 rebuilt empty (the lifecycle test's recreate_empty)."""
-    converged_lab(ctx)
+    """The converged lab with be3 rebuilt empty (the lifecycle test's recreate_empty). When the lab is up and its
+    cluster healthy with failover on (the state a finished replacement leaves, checked as the final invariants are),
+    only be3 is rebuilt: a point then costs its three runs and one rebuilt host, not a new lab."""
+    try:
+        healthy = not failover_restored(ctx)
+    except Exception:  # pylint: disable=broad-except
+        healthy = False  # no lab (its containers cannot be read)
+    if not healthy:
+        converged_lab(ctx)
     backend_lifecycle().recreate_empty("be3")
 
 
@@ -278,6 +285,6 @@ SCENARIOS = {
         "playbook": "replace_backend.yml", "lab": "default",
         "vars": {"chef_ha_replace": "be3"},
         "setup": nothing, "restore": replace_restore, "after_kill": nothing, "final": failover_restored,
-        "idempotent": True, "default": False,  # a point: a new lab converged, be3 rebuilt, three runs (~13 minutes)
+        "idempotent": True, "default": False,  # a point: be3 rebuilt, three runs (a new lab converged first when the cluster is not healthy)
     },
 }
