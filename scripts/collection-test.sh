@@ -6,7 +6,7 @@
 # every collection plugin the content names resolvable; ansible-doc for every module and every role entry point;
 # --syntax-check of every playbook by its FQCN and of awx/configure.yml (with its own requirements);
 # ansible-builder's view of the collection's execution-environment metadata and a build context from
-# docs/execution-environment.yml.
+# docs/execution-environment.yml; galaxy-importer, the check Galaxy and Automation Hub run on upload, on the artifact.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -95,6 +95,10 @@ for f in MANIFEST.json meta/runtime.yml meta/execution-environment.yml meta/requ
 done
 for d in tests lab molecule scripts bench .ci .config; do
   if grep -q "^$d/" <<<"$listing"; then fail "artifact ships $d/"; else ok "artifact leaves out $d/"; fi
+done
+# Galaxy's importer refuses a role without a README.
+for r in roles/*/; do
+  if grep -qx "${r}README.md" <<<"$listing"; then ok "artifact has ${r}README.md"; else fail "artifact lacks ${r}README.md"; fi
 done
 check "ansible-galaxy collection install --no-deps into an empty path" \
   env ANSIBLE_COLLECTIONS_PATH="$colpath" ansible-galaxy collection install --no-deps --offline -p "$colpath" "$artifact"
@@ -279,6 +283,55 @@ if grep -q 'introspect.py introspect' "$work/context/Containerfile" 2>/dev/null 
   done
 else
   fail "the build context's introspection step is missing or fails"
+fi
+
+echo "== galaxy-importer (the check Galaxy and Automation Hub run on upload), without ansible-test"
+# Installed from the pinned requirements-importer.txt into a virtualenv of its own, .build/importer-venv, on first use
+# and again when the pins change (scripts/bootstrap.sh does not install it). It runs on the artifact with its own
+# ansible-core, ansible-doc and ansible-lint (production profile), and sees only the collections path it extracts
+# the artifact into. An import that fails or logs an error fails the stage; its warnings are printed.
+ivenv=$root/.build/importer-venv
+istamp=$ivenv/.requirements.sha256
+iwant=$(sha256sum "$root/requirements-importer.txt" | cut -d' ' -f1)
+importer_ready=true
+if [ ! -x "$ivenv/bin/python" ] || [ "$(cat "$istamp" 2>/dev/null)" != "$iwant" ]; then
+  start=$SECONDS
+  if out=$({ python3 -m venv --clear "$ivenv" && "$ivenv/bin/pip" install -q --upgrade pip &&
+             "$ivenv/bin/pip" install -q -r "$root/requirements-importer.txt"; } 2>&1); then
+    echo "$iwant" > "$istamp"
+    ok "galaxy-importer installed into .build/importer-venv from requirements-importer.txt ($((SECONDS - start)) s)"
+  else
+    fail "galaxy-importer: installing requirements-importer.txt into .build/importer-venv"
+    printf '%s\n' "$out" | tail -n 15 | sed 's/^/      /'
+    importer_ready=false
+  fi
+fi
+if $importer_ready; then
+  mkdir -p "$work/importer-tmp" "$root/.build/logs"
+  cat > "$work/galaxy-importer.cfg" <<CFG
+[galaxy-importer]
+RUN_ANSIBLE_TEST = False
+ANSIBLE_LOCAL_TMP = $work/importer-tmp
+TMP_ROOT_DIR = $work/importer-tmp
+CFG
+  ilog=$root/.build/logs/galaxy-importer.log
+  start=$SECONDS
+  env -u ANSIBLE_COLLECTIONS_PATH -u ANSIBLE_COLLECTIONS_SCAN_SYS_PATH PATH="$ivenv/bin:$PATH" \
+    GALAXY_IMPORTER_CONFIG="$work/galaxy-importer.cfg" "$ivenv/bin/python" -m galaxy_importer.main "$artifact" \
+    > "$ilog" 2>&1
+  rc=$?
+  took=$((SECONDS - start))
+  iversion=$(sed -n 's/^Importing with galaxy-importer \(.*\)$/\1/p' "$ilog" | head -n 1)
+  errors=$(grep -E '^(ERROR|CRITICAL): ' "$ilog")
+  warnings=$(grep -E '^WARNING: ' "$ilog")
+  what="galaxy-importer ${iversion:-?} on $(basename "$artifact") ($took s; log in .build/logs/galaxy-importer.log)"
+  if [ "$rc" -eq 0 ] && [ -z "$errors" ] && grep -qx 'Importer processing completed successfully' "$ilog"; then
+    ok "$what: $(grep -c . <<<"$warnings" || true) warning(s)"
+  else
+    fail "$what: exit status $rc, $(grep -c . <<<"$errors" || true) error(s)"
+    if [ -n "$errors" ]; then printf '%s\n' "$errors"; else tail -n 15 "$ilog"; fi | sed 's/^/      /'
+  fi
+  [ -z "$warnings" ] || printf '%s\n' "$warnings" | sed 's/^/      /'
 fi
 
 echo
