@@ -20,6 +20,8 @@ description:
   - With O(state=cleansed), run on the node itself, C(chef-backend-ctl cleanse yes) wipes chef-backend's local
     configuration and data when an earlier join left something behind (O(secrets_file) installed) or when O(force)
     says the cluster still knows the node. Use it only on a node that must join again; it destroys the node's data.
+    C(cleanse) backs up C(/etc/chef-backend) to C(/root/chef-backend-cleanse-<time>); the copy of the cluster
+    secrets in it is removed (the join places them again), the rest of the backup stays.
   - chef-backend refuses to remove a node whose services still run, so cleanse the node first, then remove it.
 extends_documentation_fragment:
   - chefops.chef_ha.attributes
@@ -98,10 +100,19 @@ stdout:
   description: Its standard output.
   returned: when a command ran
   type: str
+removed:
+  description:
+    - With O(state=cleansed), the copies of the cluster secrets removed from the backup C(cleanse) wrote
+      (C(/root/chef-backend-cleanse-<time>/chef-backend-secrets.json)); the backup's other files stay.
+  returned: when state is cleansed and the node was cleansed
+  type: list
+  elements: str
 """
 
+import glob
 import json
 import os
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
@@ -114,6 +125,9 @@ from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl 
     read_members,
 )
 from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CtlRunner, ctl_argument_spec
+
+# where chef-backend-ctl cleanse backs up /etc/chef-backend (omnibus-ctl: /root/<name>-cleanse-%FT%R)
+CLEANSE_BACKUPS = '/root/chef-backend-cleanse-*'
 
 
 def etcd_members(module, url):
@@ -165,8 +179,32 @@ def cleanse(module, runner):
     result = dict(changed=leftover or params['force'], cmd=[])
     if not result['changed']:
         module.exit_json(**result)
+    before = set(glob.glob(CLEANSE_BACKUPS))
+    started = time.time()
     result.update(cmd=runner.argv('cleanse', 'yes'), stdout=runner.change('cleanse', 'yes'))
+    if not module.check_mode:
+        result['removed'] = remove_backed_up_secrets(params['secrets_file'], before, started)
     module.exit_json(**result)
+
+
+def remove_backed_up_secrets(secrets_file, before, since):
+    """cleanse copies /etc/chef-backend, the cluster secrets with it, to /root/chef-backend-cleanse-<%FT%R>: the
+    copy this cleanse wrote loses its secrets file (the next join places them again); its chef-backend.rb and the
+    rest stay for the operator. This cleanse's directory is a new one, or one named by a minute it ran in (a
+    cleanse earlier in the same minute wrote there too); the copy keeps the files' times, so they cannot tell."""
+    minutes = set()
+    moment = since - since % 60
+    while moment <= time.time():
+        minutes.add(time.strftime('%Y-%m-%dT%H:%M', time.localtime(moment)))
+        moment += 60
+    removed = []
+    for backup in sorted(glob.glob(CLEANSE_BACKUPS)):
+        copy = os.path.join(backup, os.path.basename(secrets_file))
+        ours = backup not in before or backup.rsplit('-cleanse-', 1)[-1] in minutes
+        if ours and os.path.exists(copy):
+            os.remove(copy)
+            removed.append(copy)
+    return removed
 
 
 def main():

@@ -198,10 +198,15 @@ def test_a_replacement_cut_short_after_the_removal_is_finished_by_the_next_run()
     # A run killed between remove-node and the join leaves a member with its data and chef-backend-running.json that
     # the cluster no longer lists (its cluster-status still answers, from the others). The next run wipes and joins
     # it; the frontends, whose peer view has lost its entry, are read together and then one at a time, and keep a
-    # chef-server.rb identical to before (the address did not change), with no reconfigure.
-    name = "be3"
-    others = [other for other in BACKENDS if other != name]
+    # chef-server.rb identical to before (the address did not change), with no reconfigure, though gen-server-config
+    # now lists the rejoined member last. The replaced member is the first listed that is not the leader, so its
+    # place in that list changes.
     wait_until_serving(list(BACKENDS))
+    listed = members_in(lab_host("fe1").check_output("cat /etc/opscode/chef-server.rb"))
+    ips = {ip: host for host, ip in BACKENDS.items()}
+    leader = leaders()
+    name = next(ips[ip] for ip in listed if ips[ip] not in leader)
+    others = [other for other in BACKENDS if other != name]
     configs = {fe: lab_host(fe).check_output("sha256sum /etc/opscode/chef-server.rb") for fe in FRONTENDS}
     lab_host(name).check_output("chef-backend-ctl stop")
     lab_host(others[0]).check_output("chef-backend-ctl remove-node %s --yes" % BACKENDS[name])
@@ -218,6 +223,19 @@ def test_a_replacement_cut_short_after_the_removal_is_finished_by_the_next_run()
     assert sorted(member["ip"] for member in info[others[0]]["members"]) == sorted(BACKENDS.values())
     assert {fe: lab_host(fe).check_output("sha256sum /etc/opscode/chef-server.rb") for fe in FRONTENDS} == configs
     assert {fe: len(subcommand_calls(fe, "chef-server-ctl", "reconfigure")) for fe in FRONTENDS} == reconfigures
+    # cleanse backed up /etc/chef-backend to /root: the configuration stays there, the cluster secrets do not
+    backups = lab_host(name).check_output("ls -d /root/chef-backend-cleanse-*").split()
+    assert backups and all(lab_host(name).file(path + "/chef-backend.rb").exists for path in backups), backups
+    stray = lab_host(name).run("find / -xdev -name '*secrets*.json' -not -path '/proc/*' 2>/dev/null").stdout.split()
+    assert stray == ["/etc/chef-backend/chef-backend-secrets.json"]
+    generated = members_in(lab_host(others[0]).check_output("chef-backend-ctl gen-server-config fe1.chefops.test"))
+    assert generated[-1] == BACKENDS[name] and generated != listed, (generated, listed)
+
+
+def members_in(config):
+    """The addresses chef_backend_members lists in a chef-server.rb, in its order."""
+    line = re.search(r'(?m)^chef_backend_members\s*\[(.*)\]\s*$', config).group(1)
+    return re.findall(r'"([^"]+)"', line)
 
 
 def call_counts_of(names):

@@ -3,7 +3,8 @@
 Each case: module, params, check_mode; files written under the case's directory before the run (name: text);
 the calls the module must make in order (command, argv after the binary, env it must get, rc, out or out_fixture,
 err, and creates: files the command writes, name: text); http: the answers of URLs the module reads (url: a JSON
-body, or {error: text}); expected: result keys compared exactly, failed, msg_contains, and files_absent / files
+body, or {error: text}); patch: module constants set for the case (name: value, e.g. a path under {dir} for
+one the module keeps on the host); expected: result keys compared exactly, failed, msg_contains, and files_absent / files
 (name: text) the directory must hold afterwards. "{dir}" in any string stands for the case's directory.
 """
 
@@ -74,6 +75,9 @@ def test_recorded_case(run_module, monkeypatch, tmp_path, case):
     urls = UrlReplay(case.get('http'))
     if hasattr(module, 'open_url'):
         monkeypatch.setattr(module, 'open_url', urls)
+    for name, value in (case.get('patch') or {}).items():
+        assert hasattr(module, name), name
+        monkeypatch.setattr(module, name, value)
     calls = [recorded_call(spec, directory) for spec in case.get('calls') or []]
     res = run_module(module, case.get('params') or {}, calls, check_mode=case.get('check_mode', False))
     expected = dict(case['expected'])
