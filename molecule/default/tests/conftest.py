@@ -11,11 +11,18 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
 import labtest  # noqa: E402
-from labtest import ROOT, invocations, lab_host, subcommand_calls  # noqa: E402,F401
+from labtest import ROOT, invocations, lab_host, leaf_strings, subcommand_calls  # noqa: E402,F401
 
 BACKENDS = {"be1": "172.31.250.11", "be2": "172.31.250.12", "be3": "172.31.250.13"}
 FRONTENDS = {"fe1": "172.31.250.21", "fe2": "172.31.250.22"}
 LB = "172.31.250.41"
+# The secrets this lab holds: no playbook run may show them (labtest.run_playbook).
+labtest.SECRET_FILES.update({
+    "be1": ["/etc/chef-backend/chef-backend-secrets.json"],
+    "fe1": ["/etc/opscode/private-chef-secrets.json", "/etc/opscode/pivotal.pem", "/etc/opscode/webui_priv.pem",
+            "/etc/opscode/chefadmin.pem", "/etc/opscode/chefops-validator.pem"],
+    None: [os.path.join(ROOT, ".build", "lab-tls", "lb.key")],
+})
 # The lb's HAProxy servers and their rotation state (UP, DOWN, MAINT, DRAIN...), read from its runtime socket.
 HAPROXY_STAT = ("python3 -c \"import socket; s=socket.socket(socket.AF_UNIX); s.connect('/run/haproxy/admin.sock');"
                 "s.sendall(b'show stat\\n'); print(b''.join(iter(lambda: s.recv(65536), b'')).decode())\"")
@@ -93,17 +100,6 @@ def recap(output):
 @pytest.fixture(scope="session")
 def backend_secrets():
     return json.loads(lab_host("be1").file("/etc/chef-backend/chef-backend-secrets.json").content_string)
-
-
-def leaf_strings(value):
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from leaf_strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from leaf_strings(item)
-    elif isinstance(value, str):
-        yield value
 
 
 # Read-only checks first, then the tests that run playbooks and break things on purpose.

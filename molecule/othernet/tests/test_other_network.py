@@ -17,6 +17,11 @@ CIDRS = '{"backend_md5_auth_cidr_addresses": ["samehost", "samenet", "172.31.252
 # groups.yml, passed as extra variables (the only variables the playbooks' host patterns read).
 INVENTORY = os.path.join(ROOT, "lab", "othernet", "inventory.yml")
 GROUPS = os.path.join(ROOT, "lab", "othernet", "groups.yml")
+# The secrets this lab holds: no playbook run may show them (labtest.run_playbook).
+labtest.SECRET_FILES.update({
+    "ob1": ["/etc/chef-backend/chef-backend-secrets.json"],
+    "ofe1": ["/etc/opscode/private-chef-secrets.json", "/etc/opscode/pivotal.pem", "/etc/opscode/webui_priv.pem"],
+})
 
 
 def run_playbook(playbook, *args):

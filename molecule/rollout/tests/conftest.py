@@ -14,6 +14,8 @@ DOMAIN = ".chefops.test"
 SERVER = "http://172.31.250.51:4545"
 ADMIN_KEY = os.path.join(ROOT, ".build", "lab-chef", "admin.pem")
 INVENTORY = os.path.join(ROOT, "lab", "rollout", "inventory.yml")
+# The secrets this lab holds: no playbook run may show them (labtest.run_playbook).
+labtest.SECRET_FILES.update({None: [ADMIN_KEY], **{node: ["/etc/chef/client.pem"] for node in NODES}})
 
 
 def run_playbook(playbook, *args):
