@@ -6,7 +6,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export MOLECULE_NO_LOG := false
 export CHEFOPS_LAB_ROOT := $(CURDIR)
 
-.PHONY: lab lab-down test bench crash docs bootstrap lint sanity unit collection lab-standins lab-default lab-othernet lab-rollout
+.PHONY: lab lab-down test check bench crash docs bootstrap lint sanity unit collection lab-standins lab-default lab-othernet lab-rollout
 
 ## Bring up the lab (3 backends, 2 frontends, a load balancer, a managed node, an outsider), run playbooks/site.yml
 ## on it, and say where its cluster stands and how to reach it.
@@ -22,6 +22,10 @@ lab-down:
 ## other-network and allowlisted-rollout scenarios.
 test:
 	scripts/test.sh
+
+## The quick loop while developing, no lab: lint, sanity, unit tests, the built collection (about 4 minutes).
+check: bootstrap
+	scripts/test.sh lint sanity unit collection
 
 ## The benchmark (not part of `make test`; about 45 minutes), one table at the end. Cases 1-3 on the docker lab
 ## (bench/lab_deploy.py: site.yml against bench/floor.sh, the no-op re-run and check mode, 4 frontends against 1);

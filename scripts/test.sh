@@ -31,7 +31,7 @@ run_stage() {
 
 stage_lint() { ansible-lint; }
 stage_sanity() { scripts/sanity.sh; }
-stage_unit() { python -m pytest -p no:cacheprovider tests/unit; }
+stage_unit() { python -m pytest -p no:cacheprovider -n 4 tests/unit; }
 stage_collection() { scripts/collection-test.sh; }
 stage_lab_standins() { rm -f .build/logs/standins.log; molecule test -s standins; }
 stage_lab_default() { rm -f .build/logs/default.log; molecule test -s default; }
