@@ -103,7 +103,7 @@ def backend_secrets():
 
 
 # Read-only checks first, then the tests that run playbooks and break things on purpose.
-ORDER = ["test_lab", "test_backend_cluster", "test_frontends", "test_chef_waiter", "test_status", "test_awx_runner", "test_firewall", "test_load_balancer", "test_bad_input", "test_faults", "test_failover",
+ORDER = ["test_lab", "test_backend_cluster", "test_frontends", "test_chef_waiter", "test_status", "test_awx_runner", "test_firewall", "test_firewall_ipv6", "test_load_balancer", "test_bad_input", "test_faults", "test_failover",
          "test_add_frontend", "test_upgrade_frontends", "test_backend_lifecycle"]
 
 

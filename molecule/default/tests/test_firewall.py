@@ -96,6 +96,7 @@ def wait_healthy(timeout=240):
 
 def test_a_restarted_backend_has_its_rules_back_and_the_cluster_heals():
     before = chain("be3")
+    before6 = lab_host("be3").check_output("ip6tables -w -S CHEFOPS-INPUT")
     subprocess.run(["docker", "restart", "be3"], check=True, capture_output=True, timeout=120)
     deadline = time.time() + 60
     # the boot-time unit has run (the chain is read only after it finished)
@@ -103,6 +104,8 @@ def test_a_restarted_backend_has_its_rules_back_and_the_cluster_heals():
         time.sleep(1)
     assert lab_host("be3").run("systemctl is-active chefops-firewall.service").rc == 0
     assert chain("be3") == before
+    assert lab_host("be3").check_output("ip6tables -w -S CHEFOPS-INPUT") == before6
+    assert lab_host("be3").check_output("ip6tables -w -S INPUT").splitlines()[1] == "-A INPUT -j CHEFOPS-INPUT"
     assert lab_host("be3").check_output("iptables -w -S INPUT").splitlines()[1] == "-A INPUT -j CHEFOPS-INPUT"
     assert probe("outsider", BACKENDS["be3"], 5432) == "refused"
     wait_healthy()

@@ -254,6 +254,21 @@ def test_port_in_use_is_a_critical_error(waiter_factory):
             "address already in use" % w.port) in result.stderr
 
 
+@pytest.mark.skipif(not socket.has_ipv6 or not os.path.exists("/proc/net/if_inet6"), reason="needs IPv6")
+def test_a_wildcard_listen_address_answers_ipv4_and_ipv6_as_go_does(waiter_factory):
+    w = waiter_factory(config={"listen_address": "0.0.0.0"}).start()
+    assert w.get("/healthcheck")[0] == 200
+    conn = http.client.HTTPConnection("::1", w.port, timeout=15)
+    try:
+        conn.request("GET", "/healthcheck")
+        assert conn.getresponse().status == 200
+    finally:
+        conn.close()
+    remotes = [json.loads(line)["remote"] for line in w.requests.read_text().splitlines()]
+    # the IPv4 client by its IPv4 address, as Go reports it on a dual-stack socket
+    assert [remote.rsplit(":", 1)[0] for remote in remotes] == ["127.0.0.1", "::1"], remotes
+
+
 # ---------------------------------------------------------------------------------------------- exact bodies
 
 def test_simple_endpoints_exact_bodies(waiter):
