@@ -36,10 +36,38 @@ stage_collection() { scripts/collection-test.sh; }
 stage_lab_standins() { rm -f .build/logs/standins.log; molecule test -s standins; }
 stage_lab_default() { rm -f .build/logs/default.log; molecule test -s default; }
 stage_lab_othernet() { rm -f .build/logs/othernet.log; molecule test -s othernet; }
-stage_lab_rollout() { rm -f .build/logs/rollout.log; molecule test -s rollout; }
+# When crash-sample comes later in the same run, the rollout lab stays up for it (the harness puts the Chef server
+# back to its own snapshot before every point, so the lab the rollout tests leave serves): one create and converge
+# fewer. Alone, each stage brings up and removes its own lab.
+rollout_lab_up=0
+stage_lab_rollout() {
+  local rc
+  rm -f .build/logs/rollout.log
+  if [ "$keep_rollout_lab" = 1 ]; then
+    molecule destroy -s rollout >/dev/null && molecule test -s rollout --destroy never
+    rc=$?
+    if [ $rc -eq 0 ]; then rollout_lab_up=1; else molecule destroy -s rollout; fi
+    return $rc
+  fi
+  molecule test -s rollout
+}
 # the crash harness on the cheap scenarios (rollout.yml, flip.yml: one rollout lab), three kill points each, drawn
 # from a seed it prints (CRASH_SEED=... replays them); `make crash` tries every point
-stage_crash_sample() { CRASH_PLAYBOOKS=rollout.yml,flip.yml CRASH_POINTS=3 CRASH_LAB=fresh python tests/crash/crash.py; }
+stage_crash_sample() {
+  local rc lab=fresh
+  [ "$rollout_lab_up" = 1 ] && lab=reuse
+  CRASH_PLAYBOOKS=rollout.yml,flip.yml CRASH_POINTS=3 CRASH_LAB=$lab python tests/crash/crash.py
+  rc=$?
+  if [ "$lab" = reuse ]; then molecule destroy -s rollout; rollout_lab_up=0; fi
+  return $rc
+}
+
+keep_rollout_lab=0
+seen_rollout=0
+for s in "${stages[@]}"; do
+  [ "$s" = lab-rollout ] && seen_rollout=1
+  [ "$s" = crash-sample ] && [ $seen_rollout = 1 ] && keep_rollout_lab=1
+done
 
 if ! run_stage bootstrap scripts/bootstrap.sh; then
   stages=()
