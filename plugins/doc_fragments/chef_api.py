@@ -52,7 +52,7 @@ options:
     type: path
   sign_version:
     description:
-      - Version of the Mixlib::Authentication signing protocol. V(1.3) (SHA-256) needs Chef Infra Server 12.4 or
+      - Version of the C(Mixlib::Authentication) signing protocol. V(1.3) (SHA-256) needs Chef Infra Server 12.4 or
         later; V(1.1) (SHA-1) works with every server.
     type: str
     choices: ['1.1', '1.3']

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: rollout_outcome
 short_description: Judge the hosts of one rollout wave from their runs, their check URL and the allowlist read back
-version_added: 0.2.0
+version_added: 0.1.0
 description:
 - One report row per host of the wave, from what was read back, never from what was requested.
 - A host passes when its Chef Waiter run is C(complete), its check URL (when there was one) answered 2xx, and the allowlist

@@ -12,7 +12,7 @@ from ansible_collections.chefops.chef_ha.plugins.filter.rollout_waves import rol
 DOCUMENTATION = r"""
 name: rollout_plan
 short_description: Plan a rollout from the allowlist and its progress record, gating every host that has not passed
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Takes the hosts of a rollout in order and returns the waves to run and one report row per host.
   - A host counts as done only when the allowlist matches its fqdn and the progress record says it V(passed) its

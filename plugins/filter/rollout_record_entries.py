@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: rollout_record_entries
 short_description: The hosts option of chef_rollout_progress from a wave or from its report rows
-version_added: 0.2.0
+version_added: 0.1.0
 description:
 - Keys the entries by fqdn, what the allowlist holds, with the inventory host, status, wave, run id and detail.
 positional: fqdn_of, status, wave

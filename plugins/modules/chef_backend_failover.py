@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: chef_backend_failover
 short_description: Turn a Chef Backend cluster's automatic failover on or off
-version_added: 0.2.0
+version_added: 0.1.0
 author: chefops maintainers (!UNKNOWN)
 description:
   - Runs C(chef-backend-ctl set-cluster-failover on|off) on a cluster member, as Chef's rolling upgrade of the backends

@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: chef_backend_member
 short_description: Take a node out of a Chef Backend cluster, or wipe what an unfinished join left on a node
-version_added: 0.2.0
+version_added: 0.1.0
 author: chefops maintainers (!UNKNOWN)
 description:
   - With O(state=absent), run on a serving member, the cluster forgets the node at O(address)

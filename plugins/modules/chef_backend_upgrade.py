@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: chef_backend_upgrade
 short_description: Finish a Chef Backend node's upgrade once its new package is installed
-version_added: 0.2.0
+version_added: 0.1.0
 author: chefops maintainers (!UNKNOWN)
 description:
   - Runs C(chef-backend-ctl upgrade --yes), which restarts the node's services on the newly installed package; with

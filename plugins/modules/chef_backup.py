@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: chef_backup
 short_description: Take one backup archive of a Chef Backend node or a Chef Infra Server frontend
-version_added: 0.2.0
+version_added: 0.1.0
 author: chefops maintainers (!UNKNOWN)
 description:
   - Runs C(chef-backend-ctl backup --yes) (O(product=chef-backend), on a synced follower, as the vendor refuses the

@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: chef_node_flip
 short_description: Flip Chef nodes into an environment and back, with their original environments recorded first
-version_added: 0.2.0
+version_added: 0.1.0
 author: chefops maintainers (!UNKNOWN)
 description:
   - Moves Chef nodes into an environment for a short test (as C(knife node flip) does) and back into the environment

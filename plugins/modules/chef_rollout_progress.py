@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 ---
 module: chef_rollout_progress
 short_description: Keep the progress record and the lease of an allowlisted rollout on a Chef Infra Server
-version_added: 0.2.0
+version_added: 0.1.0
 author: chefops maintainers (!UNKNOWN)
 description:
   - Keeps one data bag item per allowlist, O(data_bag)/O(name), that says how far a rollout of that allowlist got,

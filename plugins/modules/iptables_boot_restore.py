@@ -13,7 +13,7 @@ DOCUMENTATION = r"""
 ---
 module: iptables_boot_restore
 short_description: Restore the chains that iptables_chain keeps in a directory at every boot
-version_added: 0.2.0
+version_added: 0.1.0
 author: chefops maintainers (!UNKNOWN)
 description:
   - Keeps everything that the chains written by M(chefops.chef_ha.iptables_chain) with
