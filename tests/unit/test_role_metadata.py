@@ -4,6 +4,7 @@
   role's meta/argument_specs.yml, so ansible-doc and AWX users see every knob.
 - Every declared option has a default (in the spec or in defaults/main.yml) or is required: an option that is
   neither would reach the tasks undefined.
+- Where both the argument spec and defaults/main.yml give a plain default, they are the same value.
 - galaxy.yml's dependencies name every collection whose modules, filters, tests or lookups the roles and
   playbooks call by their FQCN, and nothing the content does not use.
 """
@@ -278,3 +279,48 @@ def test_the_vendor_command_check_finds_one():
         "  ansible.builtin.command: df -Pk /\n"
     )
     assert list(command_tasks(tasks)) == [("b", ["chef-backend-ctl", "cleanse", "yes"]), ("c", "df -Pk /")]
+
+
+def literal_default_mismatches(role):
+    """(entry point, option, spec default, defaults/main.yml value) where both are written and the role default is
+    a plain value (not a template, which the spec can only describe) that differs from the spec's."""
+    defaults = role_defaults(role)
+    found = []
+    for entry_point, spec in sorted(role_entry_points(role).items()):
+        for name, option in sorted(((spec or {}).get("options") or {}).items()):
+            option = option or {}
+            if "default" not in option or name not in defaults:
+                continue
+            value = defaults[name]
+            if isinstance(value, str) and "{{" in value or any("{{" in str(v) for v in
+                                                               (value if isinstance(value, list) else [])):
+                continue
+            spec_value = option["default"]
+            if option.get("type") == "str" and not isinstance(value, str):
+                value = str(value)
+            if option.get("type") == "list" and option.get("elements") == "str" and isinstance(value, list):
+                value = [str(v) for v in value]
+            if spec_value != value:
+                found.append((entry_point, name, spec_value, defaults[name]))
+    return found
+
+
+@pytest.mark.parametrize("role", role_names())
+def test_every_spec_default_equals_the_role_default(role):
+    mismatches = literal_default_mismatches(role)
+    assert not mismatches, (
+        "roles/%s: the argument spec and defaults/main.yml give different defaults (entry point, option, spec, "
+        "defaults): %s; make them one value" % (role, mismatches))
+
+
+def test_a_spec_default_that_differs_is_found(tmp_path, monkeypatch):
+    (tmp_path / "r" / "defaults").mkdir(parents=True)
+    (tmp_path / "r" / "meta").mkdir()
+    (tmp_path / "r" / "defaults" / "main.yml").write_text(
+        "r_port: 8901\nr_name: '{{ other }}'\nr_list: [80, 443]\nr_retries: 60\n")
+    (tmp_path / "r" / "meta" / "argument_specs.yml").write_text(
+        "argument_specs:\n  main:\n    options:\n"
+        "      r_port: {type: str, default: '8901'}\n      r_name: {type: str, default: x}\n"
+        "      r_list: {type: list, elements: str, default: ['80', '443']}\n      r_retries: {type: int, default: 30}\n")
+    monkeypatch.setitem(globals(), "ROLES", str(tmp_path))
+    assert literal_default_mismatches("r") == [("main", "r_retries", 30, 60)]
