@@ -227,6 +227,20 @@ def test_survey_meets_awx_rules(name):
     check_awx_rules(name, load_survey(name))
 
 
+# How the controller reaches each host's agent: set per host in the inventory. A survey answer is an extra variable
+# for every host, so asking one (even left at its default) would override every host's own value.
+PER_HOST_SETTINGS = ("chef_run_port", "chef_run_address", "chef_run_use_tls", "chef_run_validate_certs",
+                     "chef_waiter_listen_port", "ansible_host", "chef_node_name")
+
+
+@pytest.mark.parametrize("name", survey_names())
+def test_survey_asks_no_per_host_setting(name):
+    asked = [question["variable"] for question in load_survey(name)["spec"]]
+    overriding = sorted(set(asked) & set(PER_HOST_SETTINGS))
+    assert not overriding, "%s asks %s, set per host in the inventory: its answer would override every host's" % (
+        name, overriding)
+
+
 @pytest.mark.parametrize("name", survey_names())
 def test_survey_asks_only_what_the_playbook_reads(name):
     check_against_playbook(name, load_survey(name))

@@ -75,8 +75,7 @@ def test_chef_run_with_string_answers_runs_the_custom_run_list(tmp_path):
     before = len(invocations("node1", "chef-client"))
     runner, stats, stdout = run_job(tmp_path, "chef_run.yml", {
         "chef_run_hosts": "chef_nodes", "chef_run_batch": "50%", "chef_run_max_fail_percentage": "0",
-        "chef_run_run_list": "recipe[app::deploy]", "chef_run_force": "false", "chef_run_timeout": "300",
-        "chef_run_port": "8901", "chef_run_use_tls": "false", "chef_run_validate_certs": "true"})
+        "chef_run_run_list": "recipe[app::deploy]", "chef_run_force": "false", "chef_run_timeout": "300"})
     assert (runner.status, runner.rc) == ("successful", 0), stdout[-3000:]
     assert stats["failures"] == {} and stats["changed"] == {"node1": 1}
     runs = invocations("node1", "chef-client")[before:]
