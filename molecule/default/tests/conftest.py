@@ -28,7 +28,8 @@ HAPROXY_STAT = ("python3 -c \"import socket; s=socket.socket(socket.AF_UNIX); s.
                 "s.sendall(b'show stat\\n'); print(b''.join(iter(lambda: s.recv(65536), b'')).decode())\"")
 
 
-PROBE = ("python3 -c \"import socket,sys; s=socket.socket(); s.settimeout(3)\n"
+PROBE = ("python3 -c \"import socket,sys; s=socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET)\n"
+         "s.settimeout(3)\n"
          "try:\n s.connect((sys.argv[1], int(sys.argv[2]))); print('open')\n"
          "except ConnectionRefusedError: print('refused')\n"
          "except OSError as e: print('error', e)\" %s %s")
