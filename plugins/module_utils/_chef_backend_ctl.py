@@ -9,9 +9,12 @@ Not a public API: names may change between releases.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import glob
 import ipaddress
 import json
+import os
 import re
+import time
 
 from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import read_text
 from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import MASK, ChefCtlParseError
@@ -438,3 +441,43 @@ def installed_version(path):
         return str(json.loads(read_text(path) or '')['build_version'])
     except (ValueError, KeyError, TypeError):
         return None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# chef-backend-ctl cleanse
+
+# where chef-backend-ctl cleanse backs up /etc/chef-backend (omnibus-ctl: /root/<name>-cleanse-%FT%R)
+CLEANSE_BACKUPS = '/root/chef-backend-cleanse-*'
+
+
+def cleanse_node(runner, secrets_file):
+    """`chef-backend-ctl cleanse yes` (nothing in check mode), then the copy of the cluster secrets it saved removed.
+
+    Returns (stdout, removed copies). Fails the module when cleanse fails.
+    """
+    before = set(glob.glob(CLEANSE_BACKUPS))
+    started = time.time()
+    out = runner.change('cleanse', 'yes')
+    if out is None:
+        return None, []
+    return out, remove_backed_up_secrets(secrets_file, before, started)
+
+
+def remove_backed_up_secrets(secrets_file, before, since):
+    """cleanse copies /etc/chef-backend, the cluster secrets with it, to /root/chef-backend-cleanse-<%FT%R>: the
+    copy this cleanse wrote loses its secrets file (the next join places them again); its chef-backend.rb and the
+    rest stay for the operator. This cleanse's directory is a new one, or one named by a minute it ran in (a
+    cleanse earlier in the same minute wrote there too); the copy keeps the files' times, so they cannot tell."""
+    minutes = set()
+    moment = since - since % 60
+    while moment <= time.time():
+        minutes.add(time.strftime('%Y-%m-%dT%H:%M', time.localtime(moment)))
+        moment += 60
+    removed = []
+    for backup in sorted(glob.glob(CLEANSE_BACKUPS)):
+        copy = os.path.join(backup, os.path.basename(secrets_file))
+        ours = backup not in before or backup.rsplit('-cleanse-', 1)[-1] in minutes
+        if ours and os.path.exists(copy):
+            os.remove(copy)
+            removed.append(copy)
+    return removed

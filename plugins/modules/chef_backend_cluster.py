@@ -13,8 +13,9 @@ short_description: Make this node a member of a Chef Backend cluster
 version_added: 0.1.0
 author: chefops maintainers (!UNKNOWN)
 description:
-  - Creates a Chef Backend cluster on the bootstrap node (C(chef-backend-ctl create-cluster)) or joins this node to an
-    existing cluster through a peer (C(chef-backend-ctl join-cluster PEER -s SECRETS_FILE)).
+  - Creates a Chef Backend cluster on the bootstrap node (C(chef-backend-ctl create-cluster)), creates one from a
+    backup (C(chef-backend-ctl restore --publish_address ADDRESS --yes ARCHIVE)), or joins this node to an existing
+    cluster through a peer (C(chef-backend-ctl join-cluster PEER -s SECRETS_FILE)).
   - Membership is read from the live cluster, never from a marker file. When C(chef-backend-ctl cluster-status --json)
     succeeds and lists this node's publish address among the members, the node is a member and no command runs.
   - The publish address comes from O(publish_address), else from C(publish_address) in O(config_file), else the
@@ -26,13 +27,18 @@ extends_documentation_fragment:
 options:
   role:
     description:
-      - V(bootstrap) creates the cluster on this node; V(join) joins an existing cluster through O(peer).
+      - V(bootstrap) creates the cluster on this node; V(restore) creates it from the backup O(archive) (a new
+        cluster with new secrets, holding the backup's data); V(join) joins an existing cluster through O(peer).
+      - V(restore) records the restore in O(restore_marker) before it runs and removes the record once it succeeded.
+        A node that is a member while the record is there was cut short in an earlier restore (its data may be
+        half loaded): it is cleansed (C(chef-backend-ctl cleanse yes), the secrets copy cleanse saves removed) and
+        restored again.
       - With V(bootstrap), the module refuses to create a second cluster when C(cluster-status) lists members that
         do not include this node, or when this node was configured before (C(chef-backend-running.json) next to
         O(config_file)) but C(cluster-status) fails.
     type: str
     required: true
-    choices: [bootstrap, join]
+    choices: [bootstrap, restore, join]
   peer:
     description:
       - IP address of a node that is already a cluster member. Required when O(role=join).
@@ -60,6 +66,15 @@ options:
       - Accept the Chef Backend license (C(--accept-license)). Creating or joining fails unless this is V(true).
     type: bool
     default: false
+  archive:
+    description:
+      - Path on this node of the C(chef-backend-ctl backup) archive to restore. Required when O(role=restore).
+    type: path
+  restore_marker:
+    description:
+      - Where O(role=restore) records a restore in progress (outside the directories C(cleanse) removes).
+    type: path
+    default: /var/opt/.chefops-backend-restore-pending
   recovery:
     description:
       - Pass C(--recovery) to C(join-cluster), to rejoin a node that was configured for this cluster before.
@@ -90,6 +105,13 @@ EXAMPLES = r"""
     peer: 172.31.250.11
     secrets_file: /etc/chef-backend/chef-backend-secrets.json
     publish_address: 172.31.250.12
+    accept_license: true
+
+- name: Create a new cluster from a backup on fresh or cleansed nodes
+  chefops.chef_ha.chef_backend_cluster:
+    role: restore
+    archive: /var/opt/chef-backup/restore/chef-backend-backup-2026-12-04-02-00-01.tgz
+    publish_address: 172.31.250.11
     accept_license: true
 
 - name: Rejoin a node that was removed and cleansed
@@ -135,6 +157,10 @@ cmd:
   elements: str
   sample: [/usr/bin/chef-backend-ctl, join-cluster, 172.31.250.11, -s, /etc/chef-backend/chef-backend-secrets.json,
            --accept-license, --yes]
+cleansed:
+  description: With O(role=restore), whether an earlier restore cut short was cleansed before this one.
+  returned: when a restore ran (or would run in check mode)
+  type: bool
 rc:
   description: Exit status of the create or join command.
   returned: when a create or join command ran
@@ -149,6 +175,7 @@ stderr:
   type: str
 """
 
+import json
 import os
 import socket
 
@@ -157,6 +184,7 @@ from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import
 from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import read_text
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import (
     backend_rb_setting,
+    cleanse_node,
     cluster_status_failure,
     find_leader,
     find_member,
@@ -193,16 +221,18 @@ def validate(module):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            role=dict(type='str', required=True, choices=['bootstrap', 'join']),
+            role=dict(type='str', required=True, choices=['bootstrap', 'restore', 'join']),
             peer=dict(type='str'),
             secrets_file=dict(type='path'),
             publish_address=dict(type='str'),
             config_file=dict(type='path', default='/etc/chef-backend/chef-backend.rb'),
             accept_license=dict(type='bool', default=False),
             recovery=dict(type='bool', default=False),
+            archive=dict(type='path'),
+            restore_marker=dict(type='path', default='/var/opt/.chefops-backend-restore-pending'),
             **ctl_argument_spec(),
         ),
-        required_if=[('role', 'join', ('peer', 'secrets_file'))],
+        required_if=[('role', 'join', ('peer', 'secrets_file')), ('role', 'restore', ('archive', 'publish_address'))],
         supports_check_mode=True,
     )
     params = module.params
@@ -219,7 +249,8 @@ def main():
     runner = CtlRunner(module, 'chef-backend-ctl', params['ctl_path'])
     in_cluster, members, probe = read_members(runner)
     member = find_member(members, address, () if address else host_names())
-    if not in_cluster and not params['recovery']:
+    interrupted = params['role'] == 'restore' and os.path.exists(params['restore_marker'])
+    if not in_cluster and not params['recovery'] and not interrupted:
         rc, out, err, cmd = probe
         message, listed = cluster_status_failure(out, err)
         if find_member(listed, address, () if address else host_names()):
@@ -228,7 +259,42 @@ def main():
                         'back, or rejoin this node with role=join and recovery=true' % message, rc, out, err, cmd)
     result = dict(changed=False, members=members, leader=find_leader(members), member=member,
                   publish_address=address, cmd=[])
-    if member is not None:
+    if member is not None and not interrupted:
+        module.exit_json(**result)
+
+    if params['role'] == 'restore':
+        if not params['accept_license']:
+            module.fail_json(msg='restore requires accepting the Chef Backend license: set accept_license=true',
+                             members=members)
+        if members and member is None:
+            module.fail_json(msg='cluster-status lists members %s but not this node (%s); restore creates a new '
+                                 'cluster on a fresh or cleansed node'
+                                 % (', '.join(m.get('name') or m.get('ip') or '?' for m in members), address),
+                             members=members)
+        args = ['restore', '--publish_address', params['publish_address'], '--yes', params['archive']]
+        result.update(cmd=runner.argv(*args), changed=True, cleansed=interrupted)
+        if module.check_mode:
+            module.exit_json(**result)
+        if not os.path.isfile(params['archive']):
+            module.fail_json(msg='archive %s does not exist on this node; copy the backup there first'
+                             % params['archive'], cmd=result['cmd'])
+        if interrupted:
+            # an earlier restore was cut short: its data may be half loaded
+            cleanse_node(runner, os.path.join(os.path.dirname(params['config_file']), 'chef-backend-secrets.json'))
+        else:
+            with open(params['restore_marker'], 'w') as handle:
+                json.dump({'archive': os.path.basename(params['archive'])}, handle)
+        rc, out, err, cmd = runner.run(*args, mutates=True)
+        if rc != 0:
+            runner.fail('restore failed (exit %d)' % rc, rc, out, err, cmd, changed=True)
+        result.update(rc=rc, stdout=out, stderr=err)
+        in_cluster, members, probe = read_members(runner, changed=True)
+        if not in_cluster:
+            rc2, out2, err2, cmd2 = probe
+            runner.fail('restore succeeded but cluster-status --json fails afterwards', rc2, out2, err2, cmd2,
+                        changed=True)
+        os.remove(params['restore_marker'])
+        result.update(members=members, leader=find_leader(members), member=find_member(members, address))
         module.exit_json(**result)
 
     if params['role'] == 'bootstrap':

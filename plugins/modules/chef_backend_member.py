@@ -109,10 +109,8 @@ removed:
   elements: str
 """
 
-import glob
 import json
 import os
-import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
@@ -120,15 +118,12 @@ from ansible.module_utils.urls import open_url
 from ansible_collections.chefops.chef_ha.plugins.module_utils._atomic_file import read_text
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl import (
     backend_rb_setting,
+    cleanse_node,
     find_member,
     is_ip_address,
     read_members,
 )
 from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CtlRunner, ctl_argument_spec
-
-# where chef-backend-ctl cleanse backs up /etc/chef-backend (omnibus-ctl: /root/<name>-cleanse-%FT%R)
-CLEANSE_BACKUPS = '/root/chef-backend-cleanse-*'
-
 
 def etcd_members(module, url):
     """The etcd members (v2 members API) as a list of dicts; fails naming the URL when etcd cannot be read."""
@@ -179,32 +174,11 @@ def cleanse(module, runner):
     result = dict(changed=leftover or params['force'], cmd=[])
     if not result['changed']:
         module.exit_json(**result)
-    before = set(glob.glob(CLEANSE_BACKUPS))
-    started = time.time()
-    result.update(cmd=runner.argv('cleanse', 'yes'), stdout=runner.change('cleanse', 'yes'))
+    result['cmd'] = runner.argv('cleanse', 'yes')
+    result['stdout'], removed = cleanse_node(runner, params['secrets_file'])
     if not module.check_mode:
-        result['removed'] = remove_backed_up_secrets(params['secrets_file'], before, started)
+        result['removed'] = removed
     module.exit_json(**result)
-
-
-def remove_backed_up_secrets(secrets_file, before, since):
-    """cleanse copies /etc/chef-backend, the cluster secrets with it, to /root/chef-backend-cleanse-<%FT%R>: the
-    copy this cleanse wrote loses its secrets file (the next join places them again); its chef-backend.rb and the
-    rest stay for the operator. This cleanse's directory is a new one, or one named by a minute it ran in (a
-    cleanse earlier in the same minute wrote there too); the copy keeps the files' times, so they cannot tell."""
-    minutes = set()
-    moment = since - since % 60
-    while moment <= time.time():
-        minutes.add(time.strftime('%Y-%m-%dT%H:%M', time.localtime(moment)))
-        moment += 60
-    removed = []
-    for backup in sorted(glob.glob(CLEANSE_BACKUPS)):
-        copy = os.path.join(backup, os.path.basename(secrets_file))
-        ours = backup not in before or backup.rsplit('-cleanse-', 1)[-1] in minutes
-        if ours and os.path.exists(copy):
-            os.remove(copy)
-            removed.append(copy)
-    return removed
 
 
 def main():

@@ -132,7 +132,8 @@ def module_runner(monkeypatch, capsys):
                 module.main()
         out = capsys.readouterr().out
         result = json.loads(out)
-        assert not replay.expected, 'recorded commands not run: %r' % ([c['argv'] for c in replay.expected],)
+        assert not replay.expected, 'recorded commands not run: %r; the module returned %r' % (
+            [c['argv'] for c in replay.expected], result)
         code = exc.value.code or 0
         assert bool(code) == bool(result.get('failed')), result
         return ModuleRun(code, result, replay, out)

@@ -472,6 +472,10 @@ CREATE TABLE IF NOT EXISTS org_admins (
   username text NOT NULL REFERENCES users(username),
   PRIMARY KEY (org, username)
 );
+CREATE TABLE IF NOT EXISTS search_reindexed (
+  org text PRIMARY KEY REFERENCES orgs(name),
+  reindexed_at timestamptz NOT NULL
+);
 """
 
 

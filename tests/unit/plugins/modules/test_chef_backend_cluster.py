@@ -368,3 +368,74 @@ def test_ctl_path_must_be_executable(run_module, config_file, tmp_path):
                                                 config_file=config_file('172.31.250.11')), [])
     assert run.failed
     assert 'is not an executable file' in run['msg']
+
+
+# ---- restore -----------------------------------------------------------------------------------------------------
+
+def restore_args(config, tmp_path, **extra):
+    archive = tmp_path / 'chef-backend-backup-2026-12-04-02-00-01.tgz'
+    archive.write_bytes(b'\x1f\x8b')
+    args = dict(role='restore', archive=str(archive), publish_address='172.31.250.11', accept_license=True,
+                config_file=config, restore_marker=str(tmp_path / 'restore-pending'))
+    args.update(extra)
+    return args
+
+
+def restore_argv(args):
+    return ['restore', '--publish_address', '172.31.250.11', '--yes', args['archive']]
+
+
+def test_restore_creates_the_cluster_from_the_archive_and_clears_its_record(run_module, config_file, tmp_path):
+    args = restore_args(config_file('172.31.250.11'), tmp_path)
+
+    def recorded():  # the record exists while the vendor's restore runs
+        assert (tmp_path / 'restore-pending').exists()
+    run = run_module(chef_backend_cluster, args, [
+        NOT_CONFIGURED, call(restore_argv(args), out='Restore complete.\n', effect=recorded), ONE])
+    assert run['changed'] is True and run['cleansed'] is False
+    assert run['cmd'] == ['/usr/bin/chef-backend-ctl'] + restore_argv(args)
+    assert run['member']['name'] == 'be1' and run['leader'] == run['member']
+    assert not (tmp_path / 'restore-pending').exists()
+
+
+def test_restore_on_a_member_without_a_record_runs_nothing(run_module, config_file, tmp_path):
+    run = run_module(chef_backend_cluster, restore_args(config_file('172.31.250.11'), tmp_path), [ONE])
+    assert run['changed'] is False and run['cmd'] == []
+
+
+def test_restore_cut_short_is_cleansed_and_restored_again(run_module, config_file, tmp_path):
+    args = restore_args(config_file('172.31.250.11'), tmp_path)
+    (tmp_path / 'restore-pending').write_text('{"archive": "chef-backend-backup-2026-12-04-02-00-01.tgz"}')
+    run = run_module(chef_backend_cluster, args, [
+        ONE, call(['cleanse', 'yes'], out='Scrub completed.\n'), call(restore_argv(args), out='Restore complete.\n'),
+        ONE])
+    assert run['changed'] is True and run['cleansed'] is True
+    assert not (tmp_path / 'restore-pending').exists()
+
+
+def test_restore_failure_keeps_the_record_for_the_next_run(run_module, config_file, tmp_path):
+    args = restore_args(config_file('172.31.250.11'), tmp_path)
+    run = run_module(chef_backend_cluster, args, [
+        NOT_CONFIGURED, call(restore_argv(args), rc=1, err='PostgreSQL did not start within 60 seconds\n')])
+    assert run.failed and 'restore failed (exit 1)' in run['msg']
+    assert (tmp_path / 'restore-pending').exists()
+
+
+def test_restore_refuses_a_node_of_another_cluster(run_module, config_file, tmp_path):
+    args = restore_args(config_file('172.31.250.14'), tmp_path, publish_address='172.31.250.14')
+    run = run_module(chef_backend_cluster, args, [THREE])
+    assert run.failed and 'restore creates a new cluster on a fresh or cleansed node' in run['msg']
+    assert not (tmp_path / 'restore-pending').exists()
+
+
+def test_restore_check_mode_predicts_and_runs_nothing(run_module, config_file, tmp_path):
+    args = restore_args(config_file('172.31.250.11'), tmp_path)
+    run = run_module(chef_backend_cluster, args, [NOT_CONFIGURED], check_mode=True)
+    assert run['changed'] is True and run['cmd'][1] == 'restore'
+    assert not (tmp_path / 'restore-pending').exists()
+
+
+def test_restore_of_a_missing_archive_fails_before_running(run_module, config_file, tmp_path):
+    args = restore_args(config_file('172.31.250.11'), tmp_path, archive=str(tmp_path / 'nothing.tgz'))
+    run = run_module(chef_backend_cluster, args, [NOT_CONFIGURED])
+    assert run.failed and 'does not exist on this node' in run['msg']

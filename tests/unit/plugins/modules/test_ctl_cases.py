@@ -4,7 +4,7 @@ Each case: module, params, check_mode; files written under the case's directory 
 the calls the module must make in order (command, argv after the binary, env it must get, rc, out or out_fixture,
 err, and creates: files the command writes, name: text); http: the answers of URLs the module reads (url: a JSON
 body, or {error: text}); patch: module constants set for the case (name: value, e.g. a path under {dir} for
-one the module keeps on the host); expected: result keys compared exactly, failed, msg_contains, and files_absent / files
+one the module keeps on the host; helper.NAME for a constant of the module_utils helper it calls); expected: result keys compared exactly, failed, msg_contains, and files_absent / files
 (name: text) the directory must hold afterwards. "{dir}" in any string stands for the case's directory.
 """
 
@@ -76,8 +76,13 @@ def test_recorded_case(run_module, monkeypatch, tmp_path, case):
     if hasattr(module, 'open_url'):
         monkeypatch.setattr(module, 'open_url', urls)
     for name, value in (case.get('patch') or {}).items():
-        assert hasattr(module, name), name
-        monkeypatch.setattr(module, name, value)
+        # NAME is the module's constant, helper.NAME one of a module_utils helper it calls
+        owner = module
+        if '.' in name:
+            owner_name, name = name.split('.')
+            owner = importlib.import_module('ansible_collections.chefops.chef_ha.plugins.module_utils.' + owner_name)
+        assert hasattr(owner, name), name
+        monkeypatch.setattr(owner, name, value)
     calls = [recorded_call(spec, directory) for spec in case.get('calls') or []]
     res = run_module(module, case.get('params') or {}, calls, check_mode=case.get('check_mode', False))
     expected = dict(case['expected'])
