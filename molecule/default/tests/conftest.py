@@ -98,14 +98,50 @@ def recap(output):
             re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0", output, re.M)}
 
 
-@pytest.fixture(scope="session")
-def backend_secrets():
+def recreate_empty(*names):
+    """Remove the hosts' containers and create them again from the lab image, as `molecule create` made them: a fresh
+    disk, the same address; then the lab preparation (systemd up, the lab repository) on them, in one run."""
+    for name in names:
+        recreate_container(name)
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false")
+    env.pop("ANSIBLE_LOG_PATH", None)
+    prepared = subprocess.run(["ansible-playbook", "-i", os.path.join(ROOT, "lab", "inventory.yml"),
+                               os.path.join(ROOT, "molecule", "shared", "prepare.yml"), "--limit",
+                               ",".join(names) + ",lab_repository"], env=env, cwd=ROOT, capture_output=True,
+                              text=True, timeout=600, check=False)
+    assert prepared.returncode == 0, prepared.stdout[-3000:]
+
+
+def recreate_container(name):
+    spec = json.loads(subprocess.check_output(["docker", "inspect", name]))[0]
+    host, config = spec["HostConfig"], spec["Config"]
+    (network, settings), = spec["NetworkSettings"]["Networks"].items()
+    address = settings["IPAMConfig"]["IPv4Address"]
+    subprocess.check_call(["docker", "rm", "-f", name], stdout=subprocess.DEVNULL)
+    argv = ["docker", "run", "-d", "--name", name, "--hostname", config["Hostname"], "--network", network,
+            "--ip", address, "--cgroupns", host["CgroupnsMode"]]
+    for cap in host.get("CapAdd") or []:
+        argv += ["--cap-add", cap]
+    for opt in host.get("SecurityOpt") or []:
+        argv += ["--security-opt", opt]
+    for bind in host.get("Binds") or []:
+        argv += ["-v", bind]
+    for path, options in (host.get("Tmpfs") or {}).items():
+        argv += ["--tmpfs", path + (":" + options if options else "")]
+    for entry in host.get("ExtraHosts") or []:
+        argv += ["--add-host", entry]
+    argv += [config["Image"]] + (config.get("Cmd") or [])
+    subprocess.check_call(argv, stdout=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def backend_secrets():  # read each time: restore.yml makes a cluster with new secrets
     return json.loads(lab_host("be1").file("/etc/chef-backend/chef-backend-secrets.json").content_string)
 
 
 # Read-only checks first, then the tests that run playbooks and break things on purpose.
 ORDER = ["test_lab", "test_backend_cluster", "test_frontends", "test_chef_waiter", "test_status", "test_awx_runner", "test_firewall", "test_firewall_ipv6", "test_load_balancer", "test_bad_input", "test_faults", "test_failover",
-         "test_add_frontend", "test_upgrade_frontends", "test_backend_lifecycle"]
+         "test_add_frontend", "test_upgrade_frontends", "test_backend_lifecycle", "test_restore"]
 
 
 def pytest_collection_modifyitems(items):

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from conftest import (BACKENDS, FRONTENDS, ROOT, Watch, backend_info, haproxy_servers, invocations, lab_host,
-                      leaders, recap, run_playbook, subcommand_calls)
+                      leaders, recap, recreate_empty, run_playbook, subcommand_calls)
 
 OLD, NEW = "2.3.19", "2.3.20"
 BROKEN = "/etc/apt/apt.conf.d/99chefops-test-broken-package"
@@ -91,37 +91,6 @@ def test_bad_input_is_refused_before_any_change(playbook, extra, message):
 
 
 # -------------------------------------------------------------------------------------------------------- replacement
-
-def recreate_empty(name):
-    """Remove the host's container and create it again from the lab image, as `molecule create` made it: a fresh
-    disk, the same address; then the lab preparation (systemd up, the lab repository) on it."""
-    spec = json.loads(subprocess.check_output(["docker", "inspect", name]))[0]
-    host, config = spec["HostConfig"], spec["Config"]
-    (network, settings), = spec["NetworkSettings"]["Networks"].items()
-    address = settings["IPAMConfig"]["IPv4Address"]
-    subprocess.check_call(["docker", "rm", "-f", name], stdout=subprocess.DEVNULL)
-    argv = ["docker", "run", "-d", "--name", name, "--hostname", config["Hostname"], "--network", network,
-            "--ip", address, "--cgroupns", host["CgroupnsMode"]]
-    for cap in host.get("CapAdd") or []:
-        argv += ["--cap-add", cap]
-    for opt in host.get("SecurityOpt") or []:
-        argv += ["--security-opt", opt]
-    for bind in host.get("Binds") or []:
-        argv += ["-v", bind]
-    for path, options in (host.get("Tmpfs") or {}).items():
-        argv += ["--tmpfs", path + (":" + options if options else "")]
-    for entry in host.get("ExtraHosts") or []:
-        argv += ["--add-host", entry]
-    argv += [config["Image"]] + (config.get("Cmd") or [])
-    subprocess.check_call(argv, stdout=subprocess.DEVNULL)
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false")
-    env.pop("ANSIBLE_LOG_PATH", None)
-    prepared = subprocess.run(["ansible-playbook", "-i", os.path.join(ROOT, "lab", "inventory.yml"),
-                               os.path.join(ROOT, "molecule", "shared", "prepare.yml"), "--limit",
-                               name + ",lab_repository"], env=env, cwd=ROOT, capture_output=True, text=True,
-                              timeout=600, check=False)
-    assert prepared.returncode == 0, prepared.stdout[-3000:]
-
 
 def test_replace_a_backend_rebuilt_empty():
     name = "be3"
