@@ -31,7 +31,7 @@ options:
         cluster with new secrets, holding the backup's data); V(join) joins an existing cluster through O(peer).
       - V(restore) records the restore in O(restore_marker) before it runs and removes the record once it succeeded.
         A node that is a member while the record is there was cut short in an earlier restore (its data may be
-        half loaded): it is cleansed (C(chef-backend-ctl cleanse yes), the secrets copy cleanse saves removed) and
+        half loaded), so it is cleansed (C(chef-backend-ctl cleanse yes), the secrets copy cleanse saves removed) and
         restored again.
       - With V(bootstrap), the module refuses to create a second cluster when C(cluster-status) lists members that
         do not include this node, or when this node was configured before (C(chef-backend-running.json) next to

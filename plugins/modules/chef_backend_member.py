@@ -125,6 +125,7 @@ from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_backend_ctl 
 )
 from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import CtlRunner, ctl_argument_spec
 
+
 def etcd_members(module, url):
     """The etcd members (v2 members API) as a list of dicts; fails naming the URL when etcd cannot be read."""
     try:

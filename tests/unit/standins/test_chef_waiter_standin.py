@@ -264,6 +264,8 @@ def test_a_wildcard_listen_address_answers_ipv4_and_ipv6_as_go_does(waiter_facto
         assert conn.getresponse().status == 200
     finally:
         conn.close()
+    # the agent logs a request once it has answered it: the second line may come a moment after the response
+    wait_for(lambda: len(w.requests.read_text().splitlines()) == 2, what="both requests logged")
     remotes = [json.loads(line)["remote"] for line in w.requests.read_text().splitlines()]
     # the IPv4 client by its IPv4 address, as Go reports it on a dual-stack socket
     assert [remote.rsplit(":", 1)[0] for remote in remotes] == ["127.0.0.1", "::1"], remotes

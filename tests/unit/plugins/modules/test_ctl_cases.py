@@ -4,8 +4,9 @@ Each case: module, params, check_mode; files written under the case's directory 
 the calls the module must make in order (command, argv after the binary, env it must get, rc, out or out_fixture,
 err, and creates: files the command writes, name: text); http: the answers of URLs the module reads (url: a JSON
 body, or {error: text}); patch: module constants set for the case (name: value, e.g. a path under {dir} for
-one the module keeps on the host; helper.NAME for a constant of the module_utils helper it calls); expected: result keys compared exactly, failed, msg_contains, and files_absent / files
-(name: text) the directory must hold afterwards. "{dir}" in any string stands for the case's directory.
+one the module keeps on the host; helper.NAME for a constant of the module_utils helper it calls); expected:
+result keys compared exactly, failed, msg_contains, and files_absent / files (name: text) the directory must hold
+afterwards. "{dir}" in any string stands for the case's directory.
 """
 
 import importlib
