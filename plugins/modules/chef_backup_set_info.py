@@ -19,6 +19,7 @@ description:
     C(SHA256SUMS), lists a file that is missing or whose sha256 differs (an archive altered or truncated), holds an
     archive C(SHA256SUMS) does not list, or lacks the backend archive (C(chef-backend-backup-*.tgz)) or the frontend
     configuration archive (C(chef-backup-config-*.tgz)), or has more than one of either.
+  - Returns the set's C(manifest.json), written by C(backup.yml) and listed in C(SHA256SUMS), when it has one.
   - Opens both archives and returns the versions they recorded, C(backup.json) of C(chef-backend-ctl backup) and
     C(manifest.json) of C(chef-server-ctl backup --config-only), since the vendor's frontend restore does nothing
     (and exits 0) when the installed version differs.
@@ -58,6 +59,13 @@ age_seconds:
   description: Seconds since the set was taken (the recovery point); null when not known.
   returned: always
   type: int
+manifest:
+  description:
+    - What the server held when the set was taken (C(users), C(organizations)), from the set's C(manifest.json)
+      when C(SHA256SUMS) lists it; null for a set without one.
+  returned: always
+  type: dict
+  sample: {set: 20261204T020000Z, recorded_on: fe1, users: [chefadmin, pivotal], organizations: [chefops]}
 backend:
   description: The backend archive, with the version and node C(backup.json) records.
   returned: always
@@ -171,8 +179,15 @@ def inspect(path, sha256):
         raise SetError('manifest.json in %s records no versions' % parts['frontend']['name'])
     flat = dict((key, str((value or {}).get('version'))) for key, value in versions.items())
     parts['frontend'].update(versions=flat, version=flat.get('chef-server-core', sorted(flat.values())[0]))
+    manifest = None
+    if 'manifest.json' in listed:
+        try:
+            with open(os.path.join(path, 'manifest.json')) as handle:
+                manifest = json.load(handle)
+        except ValueError as exc:
+            raise SetError('manifest.json is not JSON (%s)' % exc)
     stamp = created_at(name)
-    return dict(name=name, path=path, created=stamp.isoformat() if stamp else None,
+    return dict(name=name, path=path, created=stamp.isoformat() if stamp else None, manifest=manifest,
                 age_seconds=int(time.time() - stamp.timestamp()) if stamp else None,
                 backend=parts['backend'], frontend=parts['frontend'])
 

@@ -38,6 +38,13 @@ options:
     description: Seconds to wait for O(status_url).
     type: int
     default: 10
+  objects:
+    description:
+      - Also list the users and organizations the server holds (C(chef-server-ctl user-list) and C(org-list)), as
+        C(playbooks/backup.yml) records them in a set's manifest and C(playbooks/restore_drill.yml) compares them.
+      - The module fails when a list cannot be read.
+    type: bool
+    default: false
 notes:
   - Runs C(chef-server-ctl) with C(LC_ALL=C) as an argument list, never through a shell.
 seealso:
@@ -86,6 +93,18 @@ status:
   returned: always
   type: dict
   sample: {http_status: 200, status: pong, upstreams: {chef_sql: pong, chef_elasticsearch: pong, oc_chef_authz: pong}}
+users:
+  description: The users the server holds, sorted (C(pivotal) included).
+  returned: when O(objects) is true
+  type: list
+  elements: str
+  sample: [chefadmin, pivotal]
+organizations:
+  description: The organizations the server holds, sorted.
+  returned: when O(objects) is true
+  type: list
+  elements: str
+  sample: [chefops]
 healthy:
   description: Installed, with a version and a migration level, bootstrapped, and C(/_status) answering C(pong).
   returned: always
@@ -114,6 +133,7 @@ from ansible_collections.chefops.chef_ha.plugins.module_utils._ctl_runner import
 )
 from ansible_collections.chefops.chef_ha.plugins.module_utils._chef_server_ctl import (
     MIGRATION_LEVEL_FILE,
+    list_names,
     parse_migration_level,
     parse_version,
 )
@@ -167,6 +187,7 @@ def main():
             status_url=dict(type='str', default='https://127.0.0.1/_status'),
             validate_certs=dict(type='bool', default=False),
             timeout=dict(type='int', default=10),
+            objects=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
@@ -194,9 +215,17 @@ def main():
         status = read_status(params['status_url'], params['validate_certs'], params['timeout'])
 
     problems = assess(installed, version, level, bootstrapped, status)
-    module.exit_json(changed=False, installed=installed, version=version, migration_level=level,
-                     bootstrapped=bootstrapped, secrets=os.path.exists(SECRETS_FILE), status=status,
-                     healthy=not problems, problems=problems)
+    result = dict(changed=False, installed=installed, version=version, migration_level=level,
+                  bootstrapped=bootstrapped, secrets=os.path.exists(SECRETS_FILE), status=status,
+                  healthy=not problems, problems=problems)
+    if params['objects']:
+        if not installed:
+            module.fail_json(msg='chef-server-ctl is not installed: there are no users or organizations to list',
+                             **result)
+        runner = CtlRunner(module, 'chef-server-ctl', params['ctl_path'])
+        result.update(users=sorted(list_names(runner, 'user-list')),
+                      organizations=sorted(list_names(runner, 'org-list')))
+    module.exit_json(**result)
 
 
 if __name__ == '__main__':

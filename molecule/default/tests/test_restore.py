@@ -182,3 +182,36 @@ def test_restore_into_backends_rebuilt_empty(backup_set):
     changed = recap(again.stdout)
     assert {host: changed.get(host) for host in list(BACKENDS) + list(FRONTENDS)} == \
         {host: 0 for host in list(BACKENDS) + list(FRONTENDS)}, changed
+
+
+def test_restore_drill_compares_the_restored_server_with_the_manifest(backup_set):
+    # No scratch cluster fits beside the lab on this machine: the drill's scratch groups are the lab's own
+    # (restored from this set by the test above, or restored here when this test runs alone).
+    drill = ["-e", "chef_ha_drill_set=" + backup_set["path"], "-e", "chef_ha_drill_backend_group=chef_backends",
+             "-e", "chef_ha_drill_frontend_group=chef_frontends",
+             "-e", "chef_ha_drill_load_balancer_group=chef_load_balancers"] + versions(backup_set["path"])
+    before = {name: len(invocations(name, "chef-backend-ctl")) for name in BACKENDS}
+    refused = run_playbook("restore_drill.yml", *drill)
+    assert refused.returncode != 0
+    assert re.search(r"The scratch cluster shares be1, be2, be3, fe1, fe2 with the live cluster",
+                     " ".join(refused.stdout.split())), refused.stdout[-3000:]
+    assert changing_backend_calls(before) == {name: [] for name in BACKENDS}
+
+    drill += ["-e", "chef_ha_drill_allow_live_hosts=true"]
+    result = run_playbook("restore_drill.yml", *drill)
+    assert result.returncode == 0, result.stdout[-5000:]
+    report = re.search(r"Drill of set (\S+) passed: (\d+) users and (\d+) organizations as recorded; recovery point "
+                       r"\S+ \((\d+) s old when the drill started\); recovery time (\d+) s",
+                       " ".join(result.stdout.split()))
+    assert report and report.group(1) == os.path.basename(backup_set["path"]), result.stdout[-3000:]
+    manifest = json.load(open(os.path.join(backup_set["path"], "manifest.json")))
+    assert "drill-before" in manifest["users"] and "drill-after" not in manifest["users"]
+    assert int(report.group(2)) == len(manifest["users"]) and int(report.group(3)) == len(manifest["organizations"])
+    print("restore_drill.yml: recovery point %s s, recovery time %s s" % report.group(4, 5))
+
+    # a user the backup holds, gone from the restored server: the drill fails naming it
+    lab_host(leaders()[0]).run(PSQL % "\"delete from users where username = 'drill-before'\"")
+    failed = run_playbook("restore_drill.yml", *drill)
+    assert failed.returncode != 0
+    assert "The restored server differs from what the set recorded: users missing: drill-before" in \
+        " ".join(failed.stdout.split()), failed.stdout[-3000:]

@@ -38,6 +38,8 @@ def good_set(tmp_path):
                               'postgresql/pg_dumpall.sql': '-- dump\n'})
     tgz(directory / FRONTEND, {'manifest.json': {'versions': {'chef-server-core': {'version': '15.9.20'}}},
                                'etc/opscode/chef-server.rb': "fqdn 'fe1'\n"})
+    (directory / 'manifest.json').write_text(json.dumps({'users': ['chefadmin', 'pivotal'],
+                                                         'organizations': ['chefops']}))
     seal(directory)
     return directory
 
@@ -54,6 +56,7 @@ def test_a_sealed_set_is_described_with_its_versions_and_age(good_set):
     assert found['backend']['version'] == '2.3.19' and found['backend']['node'] == 'be2'
     assert found['backend']['path'] == str(good_set / BACKEND)
     assert found['frontend']['version'] == '15.9.20'
+    assert found['manifest'] == {'users': ['chefadmin', 'pivotal'], 'organizations': ['chefops']}
     assert found['frontend']['sha256'] == hashlib.sha256((good_set / FRONTEND).read_bytes()).hexdigest()
 
 
@@ -97,3 +100,15 @@ def test_an_unsealed_partial_set_is_refused(good_set):
     good_set.rename(partial)
     with pytest.raises(chef_backup_set_info.SetError, match=r'unsealed \.partial set'):
         inspect(partial)
+
+
+def test_a_set_without_a_listed_manifest_has_none(good_set):
+    os.remove(str(good_set / 'manifest.json'))
+    seal(good_set)
+    assert inspect(good_set)['manifest'] is None
+
+
+def test_an_altered_manifest_is_refused(good_set):
+    (good_set / 'manifest.json').write_text('{"users": []}')
+    with pytest.raises(chef_backup_set_info.SetError, match='manifest.json does not match its sha256'):
+        inspect(good_set)

@@ -116,3 +116,23 @@ def test_check_mode_reads_the_same(run_module, files, status_server):
     set_up(files)
     run = run_module(chef_server_info, dict(status_url=status_server['url']), [VERSION], check_mode=True)
     assert run['healthy'] is True and run['changed'] is False
+
+
+def test_objects_lists_the_users_and_organizations(run_module, files):
+    set_up(files)
+    run = run_module(chef_server_info, dict(status_url='', objects=True), [
+        VERSION,
+        call(['user-list'], out='pivotal\nchefadmin\n', command='chef-server-ctl'),
+        call(['org-list'], out='chefops\n', command='chef-server-ctl'),
+    ])
+    assert run['users'] == ['chefadmin', 'pivotal'] and run['organizations'] == ['chefops']
+    assert run['changed'] is False
+
+
+def test_objects_fail_when_a_list_cannot_be_read(run_module, files):
+    set_up(files)
+    run = run_module(chef_server_info, dict(status_url='', objects=True), [
+        VERSION,
+        call(['user-list'], rc=100, err='ERROR: Network Error: Connection refused\n', command='chef-server-ctl'),
+    ])
+    assert run.failed and 'chef-server-ctl user-list failed (exit 100)' in run['msg']
