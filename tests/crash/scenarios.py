@@ -15,6 +15,7 @@ ctx is a dict shared by the functions of one scenario ("start", "base_runs", "lo
 """
 import fnmatch
 import os
+import shutil
 
 import yaml
 
@@ -256,6 +257,51 @@ def replace_restore(ctx):
     backend_lifecycle().recreate_empty("be3")
 
 
+# ---------------------------------------------------------------------------------------------------- restore.yml
+
+# The set every point restores: taken once of the converged lab, with a user created just before it.
+RESTORE_SET = os.path.join(ROOT, ".build", "crash", "restore-set", "set")
+RESTORE_USER = "crash-canary"
+RESTORE_MARKER = "/var/opt/.chefops-backend-restore-pending"
+
+
+def restore_setup(ctx):
+    """A healthy converged lab and, once, a set backup.yml took of it (kept for later `make crash` runs)."""
+    try:
+        healthy = not failover_restored(ctx)
+    except Exception:  # pylint: disable=broad-except
+        healthy = False  # no lab (its containers cannot be read)
+    if healthy and os.path.isfile(os.path.join(RESTORE_SET, "SHA256SUMS")):
+        return
+    if not healthy:
+        converged_lab(ctx)
+    labtest.lab_host("fe1").run("chef-server-ctl user-create %s Crash Canary %s@chefops.test 'lab-crash-Pa55word'"
+                                % (RESTORE_USER, RESTORE_USER))
+    root = os.path.dirname(RESTORE_SET)
+    shutil.rmtree(root, ignore_errors=True)
+    result = labtest.run_playbook("backup.yml", "-e", "chef_ha_backup_dir=" + root)
+    if result.returncode != 0:
+        raise RuntimeError("backup.yml failed: %s" % result.stdout[-2000:])
+    (name,) = [entry for entry in os.listdir(root) if not entry.endswith(".partial")]
+    os.rename(os.path.join(root, name), RESTORE_SET)
+
+
+def restore_restore(ctx):  # pylint: disable=unused-argument
+    """The three backends rebuilt empty (the frontends keep what the last restore left)."""
+    backend_lifecycle().recreate_empty("be1", "be2", "be3")
+
+
+def restore_final(ctx):
+    """The cluster healthy (the site checks), the set's user back, and no restore left recorded as in progress."""
+    problems = lab_pytest(SITE_CHECKS, log=ctx.get("log"))
+    users = labtest.lab_host("fe1").run("chef-server-ctl user-list").stdout.split()
+    if RESTORE_USER not in users:
+        problems.append("%s, in the set, is not among the restored users %s" % (RESTORE_USER, users))
+    if labtest.lab_host("be1").file(RESTORE_MARKER).exists:
+        problems.append("%s is still on be1" % RESTORE_MARKER)
+    return problems
+
+
 SCENARIOS = {
     "rollout.yml": {
         "playbook": "rollout.yml", "lab": "rollout",
@@ -286,5 +332,11 @@ SCENARIOS = {
         "vars": {"chef_ha_replace": "be3"},
         "setup": nothing, "restore": replace_restore, "after_kill": nothing, "final": failover_restored,
         "idempotent": True, "default": False,  # a point: be3 rebuilt, three runs (a new lab converged first when the cluster is not healthy)
+    },
+    "restore.yml": {
+        "playbook": "restore.yml", "lab": "default",
+        "vars": {"chef_ha_restore_set": RESTORE_SET},
+        "setup": restore_setup, "restore": restore_restore, "after_kill": nothing, "final": restore_final,
+        "idempotent": True, "default": False,  # a point: three backends rebuilt, three runs
     },
 }
