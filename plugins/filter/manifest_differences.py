@@ -47,7 +47,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: Sentences such as C(users missing: alice, bob) or C(organizations not in the backup: acme).
+  description: "Sentences such as C(users missing: alice, bob) or C(organizations not in the backup: acme)."
   type: list
   elements: str
 """

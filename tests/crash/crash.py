@@ -9,7 +9,8 @@ kill point and what broke. Every run's output is kept under .build/crash/<time>/
 
 Environment:
   CRASH_PLAYBOOKS  comma-separated scenario names (default: the cheap ones, rollout.yml and flip.yml); all for
-                   every scenario (site.yml, upgrade_backends.yml, replace_backend.yml cost ~10 minutes a point)
+                   every scenario (site.yml, upgrade_backends.yml, replace_backend.yml cost ~10 minutes a point,
+                   restore.yml 3 to 4)
   CRASH_POINTS     all (default) or a number: that many kill points per scenario, drawn with CRASH_SEED
   CRASH_SEED       the seed of the draw (printed; random when unset)
   CRASH_LAB        fresh (default: each lab destroyed and created, and destroyed at the end) or reuse (the lab is
