@@ -287,7 +287,9 @@ def test_upgrade_followers_one_at_a_time_then_the_leader(baseline, backup_dir):
         assert oct(os.stat(archive).st_mode & 0o777) == "0o600"
     assert subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=path, capture_output=True).returncode == 0
     assert sorted(line.split()[1] for line in open(os.path.join(path, "SHA256SUMS"))) == \
-        sorted(os.path.basename(archive) for archive in (data, config))
+        sorted([os.path.basename(archive) for archive in (data, config)] + ["manifest.json"])
+    manifest = json.load(open(os.path.join(path, "manifest.json")))
+    assert manifest["set"] == sets[0] and {"users", "organizations"} <= set(manifest), manifest
     listing = subprocess.check_output(["tar", "-tzf", data], text=True).split()
     assert "postgresql/pg_dumpall.sql" in listing and "etc/chef-backend/chef-backend.rb" in listing
     dump = subprocess.check_output(["tar", "-xzOf", data, "postgresql/pg_dumpall.sql"], text=True)
