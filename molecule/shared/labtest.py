@@ -2,12 +2,48 @@
 import itertools
 import json
 import os
+import random
 import subprocess
 import time
 
 import testinfra
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+# The order of the test modules. With CHEFOPS_TEST_SEED=N set, an order drawn from that seed (printed before the tests
+# run); without it, a scenario's conftest may name the modules to run first (MODULE_ORDER), as the main scenario still
+# does until every module is shown to pass after any other.
+TEST_SEED = int(os.environ.get("CHEFOPS_TEST_SEED") or 0)
+MODULE_ORDER = []
+_module_order = []
+
+
+def order_modules(items):
+    """Put the collected tests in the order of their modules (each module's tests stay in file order, so a
+    module-scoped fixture is set up once); returns the modules' names in that order."""
+    modules = sorted({item.module.__name__ for item in items})
+    if TEST_SEED:
+        random.Random(TEST_SEED).shuffle(modules)
+    else:
+        def rank(name):
+            short = name.rsplit(".", 1)[-1]
+            return MODULE_ORDER.index(short) if short in MODULE_ORDER else len(MODULE_ORDER)
+        modules.sort(key=rank)
+    position = {name: index for index, name in enumerate(modules)}
+    items.sort(key=lambda item: position[item.module.__name__])  # stable: file order within a module
+    return [name.rsplit(".", 1)[-1] for name in modules]
+
+
+def pytest_collection_modifyitems(items):
+    """A scenario's conftest imports this hook and the next: the modules in order, the order printed."""
+    _module_order[:] = order_modules(items)
+
+
+def pytest_report_collectionfinish():
+    how = ("drawn from seed %d (CHEFOPS_TEST_SEED=%d replays it)" % (TEST_SEED, TEST_SEED) if TEST_SEED
+           else "of the scenario (CHEFOPS_TEST_SEED=N draws one)")
+    return ["test modules in the order %s: %s" % (how, ", ".join(_module_order))]
 
 
 def lab_host(name):

@@ -12,6 +12,8 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
 import labtest  # noqa: E402
 from labtest import ROOT, invocations, lab_host, leaf_strings, subcommand_calls  # noqa: E402,F401
+# the test modules in order (labtest.MODULE_ORDER, or drawn from CHEFOPS_TEST_SEED), the order printed
+from labtest import pytest_collection_modifyitems, pytest_report_collectionfinish  # noqa: E402,F401
 
 BACKENDS = {"be1": "172.31.250.11", "be2": "172.31.250.12", "be3": "172.31.250.13"}
 FRONTENDS = {"fe1": "172.31.250.21", "fe2": "172.31.250.22"}
@@ -139,13 +141,16 @@ def backend_secrets():  # read each time: restore.yml makes a cluster with new s
     return json.loads(lab_host("be1").file("/etc/chef-backend/chef-backend-secrets.json").content_string)
 
 
-# Read-only checks first, then the tests that run playbooks and break things on purpose.
-ORDER = ["test_lab", "test_backend_cluster", "test_frontends", "test_chef_waiter", "test_status", "test_awx_runner", "test_firewall", "test_firewall_ipv6", "test_load_balancer", "test_bad_input", "test_faults", "test_failover",
-         "test_add_frontend", "test_upgrade_frontends", "test_backend_lifecycle", "test_restore"]
+@pytest.fixture(scope="session", autouse=True)
+def as_converged():
+    """The frontends' chef-server-ctl calls as converge, idempotence and check left them: read before the first test,
+    whichever it is, so a claim about those runs holds after tests that reconfigure, upgrade or restore."""
+    return {name: invocations(name, "chef-server-ctl") for name in FRONTENDS}
 
 
-def pytest_collection_modifyitems(items):
-    def rank(item):
-        name = item.module.__name__.rsplit(".", 1)[-1]
-        return ORDER.index(name) if name in ORDER else len(ORDER)
-    items.sort(key=rank)
+# Read-only checks first, then the tests that run playbooks and break things on purpose (CHEFOPS_TEST_SEED=N runs
+# the modules in an order drawn from N instead).
+labtest.MODULE_ORDER[:] = [
+    "test_lab", "test_backend_cluster", "test_frontends", "test_chef_waiter", "test_status", "test_awx_runner",
+    "test_firewall", "test_firewall_ipv6", "test_load_balancer", "test_bad_input", "test_faults", "test_failover",
+    "test_add_frontend", "test_upgrade_frontends", "test_backend_lifecycle", "test_restore"]
