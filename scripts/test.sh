@@ -12,20 +12,26 @@ all_stages=(lint sanity unit collection lab-standins lab-default lab-othernet la
 stages=("$@")
 [ "${#stages[@]}" -gt 0 ] || stages=("${all_stages[@]}")
 
-declare -a summary=()
+declare -a summary=() failures=()
 failed=0
+mkdir -p .build/logs
 
+# Each stage's output is also kept in .build/logs/stage-<name>.log; a failed stage's error lines are repeated after
+# the timing summary, so the end of the output (all a CI record may keep) says why.
 run_stage() {
   local name=$1; shift
-  local start end rc
+  local start end rc log=".build/logs/stage-$name.log"
   echo
   echo "==== stage: $name"
   start=$(date +%s)
-  "$@"
+  "$@" > >(tee "$log") 2>&1  # not a pipeline: a stage's function sets variables of this shell
   rc=$?
   end=$(date +%s)
   summary+=("$(printf '%-14s %-6s %5ss' "$name" "$([ $rc -eq 0 ] && echo ok || echo FAIL)" "$((end - start))")")
-  [ $rc -eq 0 ] || failed=1
+  if [ $rc -ne 0 ]; then
+    failed=1
+    failures+=("$name")
+  fi
   return $rc
 }
 
@@ -84,4 +90,12 @@ done
 echo
 echo "==== timing summary"
 printf '%s\n' "${summary[@]}"
+if [ ${#failures[@]} -gt 0 ]; then
+  echo
+  echo "==== why the failed stages failed (their last error lines)"
+  for name in "${failures[@]}"; do
+    echo "---- $name (its whole output: .build/logs/stage-$name.log)"
+    grep -E 'FAILED|ERROR|Error|error:|fatal:|FAIL' ".build/logs/stage-$name.log" | tail -n 15
+  done
+fi
 exit $failed
