@@ -51,6 +51,16 @@ def haproxy_servers():
             if row[0] == "chef_frontends" and row[col["svname"]] not in ("FRONTEND", "BACKEND")}
 
 
+def wait_for_state(name, state, seconds):
+    """Until the load balancer shows the frontend in that state (its checks lag behind the frontend); the time then."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if haproxy_servers().get(name) == state:
+            return time.time()
+        time.sleep(0.25)
+    raise AssertionError("%s did not become %s within %ss: %s" % (name, state, seconds, haproxy_servers()))
+
+
 class Watch(threading.Thread):
     """Samples the load balancer's view of the frontends, and requests through it, while a playbook runs."""
 

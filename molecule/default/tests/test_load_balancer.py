@@ -9,7 +9,7 @@ import uuid
 import pytest
 import yaml
 
-from conftest import FRONTENDS, LB, ROOT, haproxy_servers, lab_host, probe, run_playbook
+from conftest import FRONTENDS, LB, ROOT, haproxy_servers, lab_host, probe, run_playbook, wait_for_state
 
 ACCESS_LOG = "/var/log/opscode/nginx/access.log"
 OUTSIDER = "172.31.250.99"
@@ -75,15 +75,6 @@ def test_haproxy_checks_every_frontend_and_runs_from_a_checked_configuration():
     lb = lab_host("lb")
     assert lb.service("haproxy").is_running and lb.service("haproxy").is_enabled
     assert lb.run("haproxy -c -q -f /etc/haproxy/haproxy.cfg").rc == 0
-
-
-def wait_for_state(name, state, seconds):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if haproxy_servers().get(name) == state:
-            return time.time()
-        time.sleep(0.25)
-    raise AssertionError("%s did not become %s within %ss: %s" % (name, state, seconds, haproxy_servers()))
 
 
 def test_a_frontend_whose_status_fails_is_taken_out_and_put_back():

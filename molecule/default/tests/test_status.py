@@ -1,7 +1,7 @@
 """status.yml: the report matches what the hosts say, and an unhealthy frontend fails the run and is named."""
 import json
 
-from conftest import BACKENDS, FRONTENDS, lab_host, run_playbook
+from conftest import BACKENDS, FRONTENDS, lab_host, run_playbook, wait_for_state
 
 
 def agent(path):
@@ -38,6 +38,8 @@ def test_an_unhealthy_frontend_fails_the_run_and_is_named(tmp_path):
         result = run_playbook("status.yml", "-e", "chef_ha_report_dir=%s" % tmp_path)
     finally:
         lab_host("fe2").check_output("systemctl start chef-server-haproxy")
+        # put back as found: the load balancer has fe2 in rotation again before the next test
+        wait_for_state("fe2", "UP", 60)
     assert result.returncode != 0
     report = json.loads((tmp_path / "chef-ha-status.json").read_text())
     assert report["healthy"] is False
