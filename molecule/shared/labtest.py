@@ -11,11 +11,10 @@ import testinfra
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
-# The order of the test modules. With CHEFOPS_TEST_SEED=N set, an order drawn from that seed (printed before the tests
-# run); without it, a scenario's conftest may name the modules to run first (MODULE_ORDER), as the main scenario still
-# does until every module is shown to pass after any other.
-TEST_SEED = int(os.environ.get("CHEFOPS_TEST_SEED") or 0)
-MODULE_ORDER = []
+# The test modules run in an order drawn from a seed, printed before the tests run: every module passes after any
+# other. make test draws the seed once for all its scenarios and prints it in its summary; CHEFOPS_TEST_SEED=N
+# replays an order; unset, the seed is drawn here.
+TEST_SEED = int(os.environ.get("CHEFOPS_TEST_SEED") or random.SystemRandom().randint(1, 999999))
 _module_order = []
 
 
@@ -23,13 +22,7 @@ def order_modules(items):
     """Put the collected tests in the order of their modules (each module's tests stay in file order, so a
     module-scoped fixture is set up once); returns the modules' names in that order."""
     modules = sorted({item.module.__name__ for item in items})
-    if TEST_SEED:
-        random.Random(TEST_SEED).shuffle(modules)
-    else:
-        def rank(name):
-            short = name.rsplit(".", 1)[-1]
-            return MODULE_ORDER.index(short) if short in MODULE_ORDER else len(MODULE_ORDER)
-        modules.sort(key=rank)
+    random.Random(TEST_SEED).shuffle(modules)
     position = {name: index for index, name in enumerate(modules)}
     items.sort(key=lambda item: position[item.module.__name__])  # stable: file order within a module
     return [name.rsplit(".", 1)[-1] for name in modules]
@@ -41,9 +34,8 @@ def pytest_collection_modifyitems(items):
 
 
 def pytest_report_collectionfinish():
-    how = ("drawn from seed %d (CHEFOPS_TEST_SEED=%d replays it)" % (TEST_SEED, TEST_SEED) if TEST_SEED
-           else "of the scenario (CHEFOPS_TEST_SEED=N draws one)")
-    return ["test modules in the order %s: %s" % (how, ", ".join(_module_order))]
+    return ["test modules in the order drawn from seed %d (CHEFOPS_TEST_SEED=%d replays it): %s"
+            % (TEST_SEED, TEST_SEED, ", ".join(_module_order))]
 
 
 def lab_host(name):
@@ -112,10 +104,6 @@ def leaves(value, key=None):
         yield key, value
 
 
-def leaf_strings(value):
-    return (string for _, string in leaves(value))
-
-
 def lab_secrets():
     """{value: where it is kept} for every secret of SECRET_FILES found so far (a file missing now is read again
     next time) and SECRET_VALUES."""
@@ -144,22 +132,62 @@ def assert_no_secret(output, what):
 
 def run_playbook(playbook, *args, inventory=None, extra_vars_file=None):
     """Run a playbook of the collection against a lab that is up (the main lab's static inventory unless another
-    is given); returns the CompletedProcess (all output in .stdout). The output is kept in .build/logs/runs/ and
-    checked for the lab's secrets."""
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", ANSIBLE_NOCOLOR="true")
-    env.pop("ANSIBLE_LOG_PATH", None)
+    is given); returns the CompletedProcess (all output in .stdout), its output kept and scanned (keep_run)."""
     cmd = ["ansible-playbook", "-i", inventory or os.path.join(ROOT, "lab", "inventory.yml"),
            os.path.join(ROOT, "playbooks", playbook)] + list(args)
     if extra_vars_file:
         cmd += ["-e", "@" + extra_vars_file]
     # stderr into stdout: under molecule, failed results go to stderr (display_failed_stderr)
-    result = subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            timeout=1200, check=False)
+    result = subprocess.run(cmd, env=ansible_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, timeout=1200, check=False)
+    keep_run(cmd, result.stdout)
+    return result
+
+
+def start_playbook(playbook, *args, inventory=None):
+    """A playbook run in the background, leading its own process group (so a test can kill it as a controller dies);
+    finish_run(proc) waits for it and keeps its output."""
+    cmd = ["ansible-playbook", "-i", inventory or os.path.join(ROOT, "lab", "inventory.yml"),
+           os.path.join(ROOT, "playbooks", playbook)] + list(args)
+    return subprocess.Popen(cmd, env=ansible_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+
+
+def finish_run(proc, timeout=600):
+    """The output of a background run once it has ended (what it wrote before it was killed, if it was), kept and
+    scanned (keep_run)."""
+    output, _unused = proc.communicate(timeout=timeout)
+    keep_run(proc.args, output)
+    return output
+
+
+def ansible_env():
+    """The environment for an Ansible command a test runs: no colour, and not molecule's log file (the test keeps
+    the output itself, keep_run)."""
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", ANSIBLE_NOCOLOR="true")
+    env.pop("ANSIBLE_LOG_PATH", None)
+    return env
+
+
+def keep_run(cmd, output):
+    """Every Ansible run a test makes (a playbook, an ad-hoc module, an AWX job) comes here with its output: kept in
+    .build/logs/runs/<scenario>/, and failing the test when it shows a secret value of the lab."""
     runs = os.path.join(ROOT, ".build", "logs", "runs", os.environ.get("MOLECULE_SCENARIO_NAME", "manual"))
     os.makedirs(runs, exist_ok=True)
+    name = os.path.basename(next((arg for arg in cmd if arg.endswith(".yml")), cmd[0]))
     log = os.path.join(runs, "%s-%d-%03d-%s.log" % (time.strftime("%Y%m%dT%H%M%S"), os.getpid(), next(_run_number),
-                                                    os.path.basename(playbook)))
+                                                    name))
     with open(log, "w", encoding="utf-8") as handle:
-        handle.write("$ %s\n%s" % (" ".join(cmd), result.stdout))
-    assert_no_secret(result.stdout, "%s (kept in %s)" % (playbook, os.path.relpath(log, ROOT)))
-    return result
+        handle.write("$ %s\n%s" % (" ".join(cmd), output))
+    assert_no_secret(output, "%s (kept in %s)" % (name, os.path.relpath(log, ROOT)))
+
+
+def assert_converge_log_clean(a_task):
+    """What molecule's converge (and idempotence) runs of this scenario wrote (ANSIBLE_LOG_PATH of
+    .config/molecule/config.yml) shows no secret of the lab; a_task, a task name the converge runs, proves the log
+    is the whole run."""
+    path = os.path.join(ROOT, ".build", "logs", "%s.log" % os.environ.get("MOLECULE_SCENARIO_NAME", "default"))
+    with open(path, encoding="utf-8") as handle:
+        output = handle.read()
+    assert "PLAY RECAP" in output and "TASK [%s]" % a_task in output, path
+    assert_no_secret(output, "the converge log " + os.path.relpath(path, ROOT))

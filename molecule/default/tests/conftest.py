@@ -11,8 +11,8 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
 import labtest  # noqa: E402
-from labtest import ROOT, invocations, lab_host, leaf_strings, subcommand_calls  # noqa: E402,F401
-# the test modules in order (labtest.MODULE_ORDER, or drawn from CHEFOPS_TEST_SEED), the order printed
+from labtest import ROOT, invocations, lab_host, subcommand_calls  # noqa: E402,F401
+# the test modules in an order drawn from a seed (CHEFOPS_TEST_SEED replays one), the order printed
 from labtest import pytest_collection_modifyitems, pytest_report_collectionfinish  # noqa: E402,F401
 
 BACKENDS = {"be1": "172.31.250.11", "be2": "172.31.250.12", "be3": "172.31.250.13"}
@@ -91,11 +91,11 @@ def leaders():
 
 def backend_info():
     """chefops.chef_ha.chef_backend_info on every backend, as ansible runs it."""
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", ANSIBLE_LOAD_CALLBACK_PLUGINS="false")
-    env.pop("ANSIBLE_LOG_PATH", None)
-    out = subprocess.run(["ansible", "-i", os.path.join(ROOT, "lab", "inventory.yml"), "chef_backends", "-o",
-                          "-m", "chefops.chef_ha.chef_backend_info"], env=env, cwd=ROOT, capture_output=True,
-                         text=True, timeout=300, check=False).stdout
+    cmd = ["ansible", "-i", os.path.join(ROOT, "lab", "inventory.yml"), "chef_backends", "-o", "-m",
+           "chefops.chef_ha.chef_backend_info"]
+    out = subprocess.run(cmd, env=dict(labtest.ansible_env(), ANSIBLE_LOAD_CALLBACK_PLUGINS="false"), cwd=ROOT,
+                         capture_output=True, text=True, timeout=300, check=False).stdout
+    labtest.keep_run(cmd, out)
     results = {}
     for line in out.splitlines():
         match = re.match(r"^(\S+) \| \w+ => (\{.*\})$", line)
@@ -115,12 +115,11 @@ def recreate_empty(*names):
     disk, the same address; then the lab preparation (systemd up, the lab repository) on them, in one run."""
     for name in names:
         recreate_container(name)
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false")
-    env.pop("ANSIBLE_LOG_PATH", None)
-    prepared = subprocess.run(["ansible-playbook", "-i", os.path.join(ROOT, "lab", "inventory.yml"),
-                               os.path.join(ROOT, "molecule", "shared", "prepare.yml"), "--limit",
-                               ",".join(names) + ",lab_repository"], env=env, cwd=ROOT, capture_output=True,
-                              text=True, timeout=600, check=False)
+    cmd = ["ansible-playbook", "-i", os.path.join(ROOT, "lab", "inventory.yml"),
+           os.path.join(ROOT, "molecule", "shared", "prepare.yml"), "--limit", ",".join(names) + ",lab_repository"]
+    prepared = subprocess.run(cmd, env=labtest.ansible_env(), cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=600, check=False)
+    labtest.keep_run(cmd, prepared.stdout)
     assert prepared.returncode == 0, prepared.stdout[-3000:]
 
 
@@ -156,11 +155,3 @@ def as_converged():
     """The frontends' chef-server-ctl calls as converge, idempotence and check left them: read before the first test,
     whichever it is, so a claim about those runs holds after tests that reconfigure, upgrade or restore."""
     return {name: invocations(name, "chef-server-ctl") for name in FRONTENDS}
-
-
-# Read-only checks first, then the tests that run playbooks and break things on purpose (CHEFOPS_TEST_SEED=N runs
-# the modules in an order drawn from N instead).
-labtest.MODULE_ORDER[:] = [
-    "test_lab", "test_backend_cluster", "test_frontends", "test_chef_waiter", "test_status", "test_awx_runner",
-    "test_firewall", "test_firewall_ipv6", "test_load_balancer", "test_bad_input", "test_faults", "test_failover",
-    "test_add_frontend", "test_upgrade_frontends", "test_backend_lifecycle", "test_restore"]

@@ -1,11 +1,10 @@
 """The backend cluster site.yml built: checked on the hosts, not through Ansible's own results."""
 import collections
 import json
-import os
 
 import pytest
 
-from conftest import BACKENDS, ROOT, invocations, lab_host, leaf_strings, subcommand_calls
+from conftest import BACKENDS, invocations, lab_host, subcommand_calls
 
 
 def etcd_members():

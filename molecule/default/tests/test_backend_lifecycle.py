@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import (BACKENDS, FRONTENDS, ROOT, Watch, backend_info, haproxy_servers, invocations, lab_host,
+from conftest import (BACKENDS, FRONTENDS, Watch, backend_info, haproxy_servers, invocations, lab_host,
                       leaders, recap, recreate_empty, run_playbook, subcommand_calls)
 
 OLD, NEW = "2.3.19", "2.3.20"

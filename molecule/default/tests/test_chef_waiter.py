@@ -3,13 +3,15 @@ import http.client
 import json
 import re
 import ssl
+import subprocess
 import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from conftest import lab_host, run_playbook, subcommand_calls, invocations
+import labtest
+from conftest import invocations, lab_host, run_playbook
 
 NODE = "172.31.250.31"
 AGENT = "http://%s:8901" % NODE
@@ -175,9 +177,9 @@ def test_bad_input_fails_before_anything_changes():
 
 
 def test_agent_state_module_rejects_a_fractional_maintenance_window(tmp_path):
-    import subprocess
-    result = subprocess.run(["ansible", "localhost", "-m", "chefops.chef_ha.chef_waiter",
-                             "-a", "host=%s maintenance=1.5" % NODE], capture_output=True, text=True, check=False)
+    cmd = ["ansible", "localhost", "-m", "chefops.chef_ha.chef_waiter", "-a", "host=%s maintenance=1.5" % NODE]
+    result = subprocess.run(cmd, env=labtest.ansible_env(), capture_output=True, text=True, check=False)
+    labtest.keep_run(cmd, result.stdout + result.stderr)
     assert result.returncode != 0
     assert "maintenance" in result.stdout + result.stderr
     assert json.loads(agent("/chef/maintenance")[1])["in_maintenance"] is False

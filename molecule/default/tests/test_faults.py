@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+import labtest
 from conftest import BACKENDS, ROOT, lab_host, leaders, run_playbook, subcommand_calls
 
 
@@ -39,11 +40,10 @@ def test_a_join_killed_half_way_is_repaired_by_a_rerun():
     joins_before = len(subcommand_calls("be3", "chef-backend-ctl", "join-cluster"))
     cleanses_before = len(subcommand_calls("be3", "chef-backend-ctl", "cleanse"))
 
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false")
-    env.pop("ANSIBLE_LOG_PATH", None)
-    run = subprocess.Popen(["ansible-playbook", "-i", os.path.join(ROOT, "lab", "inventory.yml"),
-                            os.path.join(ROOT, "playbooks", "site.yml")],
-                           cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cmd = ["ansible-playbook", "-i", os.path.join(ROOT, "lab", "inventory.yml"),
+           os.path.join(ROOT, "playbooks", "site.yml")]
+    run = subprocess.Popen(cmd, cwd=ROOT, env=labtest.ansible_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True)
     try:
         deadline = time.time() + 300
         while time.time() < deadline and be3.run("pgrep -f '[c]hef-backend-ctl join-cluster'").rc != 0:
@@ -58,6 +58,7 @@ def test_a_join_killed_half_way_is_repaired_by_a_rerun():
     finally:
         if run.poll() is None:
             run.kill()
+    labtest.keep_run(cmd, output)
     assert run.returncode != 0
     assert "be3" in output
     # the copied secrets are gone even though the join died
@@ -97,14 +98,13 @@ def test_a_member_whose_cluster_status_fails_for_a_while_is_read_again_never_wip
     cleanses = len(subcommand_calls(follower, "chef-backend-ctl", "cleanse"))
     host.check_output("mv {0} {0}.real && cat > {0} <<'EOF'\n{1}EOF\nchmod 0755 {0} && touch {2}".format(
         CTL, FLAKY_CTL, FAIL_FLAG))
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", ANSIBLE_NOCOLOR="true")
-    env.pop("ANSIBLE_LOG_PATH", None)
     lines = []
     retrying = re.compile(r"FAILED - RETRYING: \[%s\]: .*Read this node's cluster state" % follower)
     try:
-        run = subprocess.Popen(["ansible-playbook", "-i", os.path.join(ROOT, "lab", "inventory.yml"),
-                                os.path.join(ROOT, "playbooks", "site.yml")],
-                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cmd = ["ansible-playbook", "-i", os.path.join(ROOT, "lab", "inventory.yml"),
+               os.path.join(ROOT, "playbooks", "site.yml")]
+        run = subprocess.Popen(cmd, cwd=ROOT, env=labtest.ansible_env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
         try:
             deadline = time.time() + 400
             for line in run.stdout:
@@ -121,6 +121,7 @@ def test_a_member_whose_cluster_status_fails_for_a_while_is_read_again_never_wip
     finally:
         host.check_output("rm -f {1}; if [ -e {0}.real ]; then mv -f {0}.real {0}; fi".format(CTL, FAIL_FLAG))
     output = "".join(lines)
+    labtest.keep_run(cmd, output)
     assert len(subcommand_calls(follower, "chef-backend-ctl", "cleanse")) == cleanses, output[-4000:]
     assert any(retrying.search(line) for line in lines), output[-4000:]
     assert run.returncode == 0, output[-4000:]

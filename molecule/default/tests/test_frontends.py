@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from conftest import BACKENDS, FRONTENDS, ROOT, lab_host, leaf_strings
+from conftest import BACKENDS, FRONTENDS, lab_host
 
 SHARED = ("/etc/opscode/private-chef-secrets.json", "/var/opt/opscode/upgrades/migration-level")
 

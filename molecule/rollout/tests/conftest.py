@@ -8,7 +8,7 @@ import urllib.request
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared"))
 import labtest  # noqa: E402
 from labtest import ROOT, lab_host  # noqa: E402,F401
-# the test modules in order (labtest.MODULE_ORDER, or drawn from CHEFOPS_TEST_SEED), the order printed
+# the test modules in an order drawn from a seed (CHEFOPS_TEST_SEED replays one), the order printed
 from labtest import pytest_collection_modifyitems, pytest_report_collectionfinish  # noqa: E402,F401
 
 NODES = {"node1": "172.31.250.31", "node2": "172.31.250.32", "node3": "172.31.250.33", "node4": "172.31.250.34"}

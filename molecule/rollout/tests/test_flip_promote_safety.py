@@ -12,6 +12,7 @@ import urllib.request
 
 import pytest
 
+import labtest
 from conftest import (ADMIN_KEY, DOMAIN, INVENTORY, NODES, ROOT, SERVER, chef_get, lab_host, run_log, run_playbook,
                       runs)
 
@@ -34,11 +35,11 @@ def recorded():
 
 def module(module_name, **args):
     """One module of the collection run ad hoc against goiardi (the test's own setup and teardown)."""
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false")
-    env.pop("ANSIBLE_LOG_PATH", None)
     args = dict(args, server_url=SERVER, client_name="admin", client_key=ADMIN_KEY)
-    result = subprocess.run(["ansible", "localhost", "-m", "chefops.chef_ha." + module_name, "-a", json.dumps(args)],
-                            env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    cmd = ["ansible", "localhost", "-m", "chefops.chef_ha." + module_name, "-a", json.dumps(args)]
+    result = subprocess.run(cmd, env=labtest.ansible_env(), cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, timeout=300)
+    labtest.keep_run(cmd, result.stdout)
     assert result.returncode == 0, result.stdout[-2000:]
 
 
@@ -84,19 +85,15 @@ def test_a_flip_killed_after_its_flips_is_returned_by_the_next_run_to_the_record
     slow_runs("node1", 20)
     slow_runs("node2", 20)
     before = {node: len(runs(node)) for node in ("node1", "node2")}
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false")
-    env.pop("ANSIBLE_LOG_PATH", None)
-    proc = subprocess.Popen(["ansible-playbook", "-i", INVENTORY, os.path.join(ROOT, "playbooks", "flip.yml"), "-e",
-                             json.dumps({"flip_hosts": "node1,node2", "flip_back": True})],
-                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = labtest.start_playbook("flip.yml", "-e", json.dumps({"flip_hosts": "node1,node2", "flip_back": True}),
+                                  inventory=INVENTORY)
     try:
         # killed (a cancelled AWX job) once both nodes are flipped and their runs have started
         wait_for("the flips and the runs", lambda: all(len(runs(n)) > before[n] for n in ("node1", "node2")))
         assert [environment_of(n) for n in ("node1", "node2")] == ["testing", "testing"]
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        labtest.finish_run(proc, 60)
     assert {n: e["original"] for n, e in recorded().items()} == {fqdn("node1"): "production",
                                                                  fqdn("node2"): "production"}
     lab_host("node1").check_output("rm -f " + BEHAVIOUR)

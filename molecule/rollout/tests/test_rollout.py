@@ -13,6 +13,7 @@ import threading
 
 import pytest
 
+import labtest
 from conftest import (ADMIN_KEY, DOMAIN, NODES, ROOT, SERVER, allowlist, chef_get, in_allowlist, lab_host, run_log,
                       run_playbook, runs)
 
@@ -273,17 +274,24 @@ def test_an_add_survives_another_writer_landing_between_its_read_and_its_write()
                     json.dumps({"id": "feature_c", "patterns": ["old.chefops.test"]})], check=True, timeout=60)
     proxy = InterleavingProxy(item_path, "db*.chefops.test")
     try:
-        env = dict(os.environ, ANSIBLE_FORCE_COLOR="false")
-        env.pop("ANSIBLE_LOG_PATH", None)
-        result = subprocess.run(
-            ["ansible", "localhost", "-m", "chefops.chef_ha.chef_allowlist", "-a", json.dumps({
-                "server_url": proxy.url, "client_name": "admin", "client_key": ADMIN_KEY, "name": "feature_c",
-                "add": ["web*.chefops.test"]})], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+        cmd = ["ansible", "localhost", "-m", "chefops.chef_ha.chef_allowlist", "-a", json.dumps({
+            "server_url": proxy.url, "client_name": "admin", "client_key": ADMIN_KEY, "name": "feature_c",
+            "add": ["web*.chefops.test"]})]
+        result = subprocess.run(cmd, env=labtest.ansible_env(), cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, timeout=300)
     finally:
         proxy.close()
+    labtest.keep_run(cmd, result.stdout)
     assert result.returncode == 0, result.stdout[-2000:]
     # the other writer's save undid the module's first write; the module read the item again and wrote once more
     assert [entry[:2] for entry in proxy.log] == [("GET", item_path), ("PUT", item_path), ("PUT", item_path),
                                                  ("GET", item_path), ("PUT", item_path), ("GET", item_path)], proxy.log
     assert '"attempts": 2' in result.stdout, result.stdout[-2000:]
     assert sorted(allowlist("feature_c")) == ["db*.chefops.test", "old.chefops.test", "web*.chefops.test"]
+
+
+def test_every_run_of_this_lab_is_scanned_for_its_secrets():
+    # the admin key and each node's client key are read (labtest.run_playbook and keep_run scan every run for them)
+    places = set(labtest.lab_secrets().values())
+    assert {"controller:" + ADMIN_KEY} | {"%s:/etc/chef/client.pem" % node for node in NODES} <= places, places
+    labtest.assert_converge_log_clean("The node's client key")

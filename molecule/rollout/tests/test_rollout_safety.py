@@ -7,13 +7,13 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import threading
 import time
 
 import pytest
 
+import labtest
 from conftest import ADMIN_KEY, DOMAIN, INVENTORY, NODES, ROOT, SERVER, chef_get, lab_host, run_playbook, runs
 
 sys.path.insert(0, os.path.join(ROOT, ".build", "collections"))
@@ -72,11 +72,7 @@ def rollout_args(name, **extra):
 
 def start_rollout(*args, inventory=INVENTORY):
     """rollout.yml in the background, leading its own process group (so a test can kill it like a dead controller)."""
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", ANSIBLE_NOCOLOR="true")
-    env.pop("ANSIBLE_LOG_PATH", None)
-    return subprocess.Popen(["ansible-playbook", "-i", inventory, os.path.join(ROOT, "playbooks", "rollout.yml")]
-                            + list(args), env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+    return labtest.start_playbook("rollout.yml", *args, inventory=inventory)
 
 
 def wait_for_run(node, since, status="running", timeout=300):
@@ -190,7 +186,7 @@ def test_a_run_killed_after_its_allowlist_write_is_gated_by_the_next_run(allowli
         wait_for_run("node1", before["node1"])  # wave 1 is in the allowlist and its run has started
         os.killpg(proc.pid, signal.SIGKILL)  # a dead controller: no rescue, no always, no handlers
     finally:
-        proc.wait(60)
+        labtest.finish_run(proc, 60)
     assert patterns(allowlist) == [fqdn("node1")]
     assert statuses(allowlist) == {"node1": "pending"}
     assert record(allowlist)["lease"]["owner"]  # the dead run's lease is still there
@@ -216,11 +212,11 @@ def test_a_host_dropped_from_the_allowlist_during_its_wave_does_not_pass(allowli
         # a `knife data bag edit` opened before the wave's write, saved now: the item without node1
         client = api()
         client.put(client.path("data", "whitelist", allowlist), {"id": allowlist, "patterns": []})
-        out, _ = proc.communicate(timeout=600)
+        out = labtest.finish_run(proc)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(60)
+            labtest.finish_run(proc, 60)
     assert proc.returncode != 0, out[-4000:]
     text = " ".join(out.split())
     assert "node1 (node1.chefops.test): wave=1 status=dropped from allowlist" in text, text[-4000:]
@@ -245,11 +241,11 @@ def test_a_second_rollout_of_the_same_allowlist_is_refused_while_one_runs(allowl
         assert "Another run holds the rollout of whitelist/%s" % allowlist in flat(second), second.stdout[-4000:]
         assert wait_for_run("node1", before["node1"])  # still running: the first run has not written since
         assert record(allowlist) == held and patterns(allowlist) == [fqdn("node1")]
-        out, _ = proc.communicate(timeout=600)
+        out = labtest.finish_run(proc)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(60)
+            labtest.finish_run(proc, 60)
     assert proc.returncode == 0, out[-4000:]
     after = run_counts()
     assert {node: after[node] - before[node] for node in NODES} == {node: 1 for node in NODES}
