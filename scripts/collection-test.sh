@@ -331,7 +331,14 @@ CFG
     fail "$what: exit status $rc, $(grep -c . <<<"$errors" || true) error(s)"
     if [ -n "$errors" ]; then printf '%s\n' "$errors"; else tail -n 15 "$ilog"; fi | sed 's/^/      /'
   fi
+  # awx/project's playbooks import this collection's by FQCN; the importer extracts the artifact under a placeholder
+  # namespace, where ansible-lint cannot resolve chefops.chef_ha.<name>: one line for those, the others as they are
+  selfref='^WARNING: ERROR +Failed to find chefops\.chef_ha\.[a-z_]+ playbook\.$'
+  unresolved=$(grep -cE "$selfref" <<<"$warnings" || true)
+  warnings=$(grep -vE "$selfref" <<<"$warnings" || true)
   [ -z "$warnings" ] || printf '%s\n' "$warnings" | sed 's/^/      /'
+  [ "$unresolved" -eq 0 ] || echo "      $unresolved warning(s) 'Failed to find chefops.chef_ha.<name> playbook': awx/project's" \
+    "playbooks import this collection's by FQCN, which the importer's placeholder namespace cannot resolve"
 fi
 
 echo
