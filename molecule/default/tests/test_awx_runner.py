@@ -1,13 +1,16 @@
 """Playbooks run the way AWX launches a job: ansible-runner with a private data directory, an inventory, extra
-variables written as AWX writes them (every survey answer a string, marked !unsafe) and no terminal."""
+variables written as AWX writes them (every survey answer a string, marked !unsafe) and no terminal, from the
+collection's ready AWX project (awx/project: one playbook per job template, importing the collection's by FQCN)."""
 import os
 
 import ansible_runner
 import pytest
 import yaml
 
+import labtest
 from conftest import ROOT, invocations
 
+PROJECT = os.path.join(ROOT, "awx", "project")
 # Variables AWX adds to every job; they must change nothing.
 AWX_VARS = """\
 awx_job_id: 4242
@@ -44,10 +47,12 @@ def run_job(tmp_path, playbook, survey_answers):
             if name[:-len(".yml")] in group.get("hosts", {}):
                 group["hosts"][name[:-len(".yml")]] = host_vars
     (data / "inventory" / "hosts.yml").write_text(yaml.safe_dump(inventory))
-    runner = ansible_runner.run(private_data_dir=str(data), project_dir=ROOT, playbook="playbooks/" + playbook,
+    # the project is the collection's ready one (awx/project): its playbook imports the collection's by FQCN
+    runner = ansible_runner.run(private_data_dir=str(data), project_dir=PROJECT, playbook=playbook,
                                 inventory=str(data / "inventory" / "hosts.yml"), quiet=True, timeout=1200)
     stats = [event for event in runner.events if event["event"] == "playbook_on_stats"]
     stdout = runner.stdout.read()
+    labtest.keep_run(["awx-job", "awx/project/" + playbook], stdout)
     assert stats, stdout[-3000:]
     return runner, stats[-1]["event_data"], stdout
 
