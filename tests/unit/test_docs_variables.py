@@ -1,7 +1,8 @@
 """Every variable the docs name exists: a name in backquotes in the README, the docs site's pages, the roles' and the
 AWX project's READMEs is an option of a role's argument spec, a variable a playbook (or awx/configure.yml) reads, or a
 module, option, return value or filter of the collection's plugins. A renamed or removed variable left in the docs
-fails here, naming the page."""
+fails here, naming the page. The getting-started page's example inventory sets only variables that an argument spec
+declares (and ansible_* connection variables), on the four groups."""
 
 import glob
 import os
@@ -52,3 +53,37 @@ def test_the_check_finds_names_in_both_markups():
     assert NAMED.findall("set `chef_ha_backup_dir=/srv` or ``rollout_waves``") == ["chef_ha_backup_dir",
                                                                                   "rollout_waves"]
     assert "chef_ha_no_such_variable" not in KNOWN
+
+
+def getting_started_inventory():
+    """The example inventory of the getting-started page: the code block that starts with its marker comment."""
+    text = read(os.path.join(ROOT, "docs", "docsite", "rst", "getting_started.rst"))
+    start = text.index("    # getting-started inventory\n")
+    block = []
+    for line in text[start:].splitlines():
+        if line and not line.startswith("    "):
+            break
+        block.append(line[4:])
+    return yaml.safe_load("\n".join(block))
+
+
+def inventory_variables(group):
+    names = set((group.get("vars") or {}))
+    for host_vars in (group.get("hosts") or {}).values():
+        names.update(host_vars or {})
+    for child in (group.get("children") or {}).values():
+        names.update(inventory_variables(child or {}))
+    return names
+
+
+def test_the_getting_started_inventory_sets_only_declared_variables_on_the_four_groups():
+    inventory = getting_started_inventory()
+    assert sorted(inventory["all"]["children"]) == ["chef_backends", "chef_frontends", "chef_load_balancers",
+                                                    "chef_nodes"]
+    assert len(inventory["all"]["children"]["chef_backends"]["hosts"]) == 3
+    names = {name for name in inventory_variables(inventory["all"]) if not name.startswith("ansible_")}
+    declared = set()
+    for spec in glob.glob(os.path.join(ROOT, "roles", "*", "meta", "argument_specs.yml")):
+        for entry_point in (yaml.safe_load(read(spec)).get("argument_specs") or {}).values():
+            declared.update((entry_point or {}).get("options") or {})
+    assert names and not names - declared, sorted(names - declared)
