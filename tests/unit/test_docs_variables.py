@@ -1,6 +1,6 @@
 """Every variable the docs name exists: a name in backquotes in the README, the docs site's pages, the roles' and the
-AWX project's READMEs is an option of a role's argument spec, a variable a playbook (or awx/configure.yml) reads, or a
-module, option, return value or filter of the collection's plugins. A renamed or removed variable left in the docs
+AWX project's READMEs is an option of a role's argument spec, a variable a playbook (or awx/configure.yml) or a role's
+tasks read, or a module, option, return value or filter of the collection's plugins. A renamed or removed variable left in the docs
 fails here, naming the page. The getting-started page's example inventory sets only variables that an argument spec
 declares (and ansible_* connection variables), on the four groups."""
 
@@ -31,7 +31,10 @@ def known_names():
         for entry_point in (yaml.safe_load(read(spec)).get("argument_specs") or {}).values():
             names.update((entry_point or {}).get("options") or {})
     words = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+    # a role's tasks and vars read some variables from other hosts' hostvars, which no argument spec can declare
     sources = (glob.glob(os.path.join(ROOT, "playbooks", "**", "*.yml"), recursive=True)
+               + glob.glob(os.path.join(ROOT, "roles", "*", "tasks", "*.yml"))
+               + glob.glob(os.path.join(ROOT, "roles", "*", "vars", "*.yml"))
                + [os.path.join(ROOT, "awx", "configure.yml")]
                + glob.glob(os.path.join(ROOT, "plugins", "**", "*.py"), recursive=True))
     for path in sources:
