@@ -53,8 +53,8 @@ def test_every_variable_a_page_names_exists(page):
 
 
 def test_the_check_finds_names_in_both_markups():
-    assert NAMED.findall("set `chef_ha_backup_dir=/srv` or ``rollout_waves``") == ["chef_ha_backup_dir",
-                                                                                  "rollout_waves"]
+    found = NAMED.findall("set `chef_ha_backup_dir=/srv` or ``rollout_waves``")
+    assert found == ["chef_ha_backup_dir", "rollout_waves"]
     assert "chef_ha_no_such_variable" not in KNOWN
 
 
