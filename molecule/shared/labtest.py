@@ -133,8 +133,7 @@ def assert_no_secret(output, what):
 def run_playbook(playbook, *args, inventory=None, extra_vars_file=None):
     """Run a playbook of the collection against a lab that is up (the main lab's static inventory unless another
     is given); returns the CompletedProcess (all output in .stdout), its output kept and scanned (keep_run)."""
-    cmd = ["ansible-playbook", "-i", inventory or os.path.join(ROOT, "lab", "inventory.yml"),
-           os.path.join(ROOT, "playbooks", playbook)] + list(args)
+    cmd = playbook_command(playbook, args, inventory)
     if extra_vars_file:
         cmd += ["-e", "@" + extra_vars_file]
     # stderr into stdout: under molecule, failed results go to stderr (display_failed_stderr)
@@ -147,9 +146,7 @@ def run_playbook(playbook, *args, inventory=None, extra_vars_file=None):
 def start_playbook(playbook, *args, inventory=None):
     """A playbook run in the background, leading its own process group (so a test can kill it as a controller dies);
     finish_run(proc) waits for it and keeps its output."""
-    cmd = ["ansible-playbook", "-i", inventory or os.path.join(ROOT, "lab", "inventory.yml"),
-           os.path.join(ROOT, "playbooks", playbook)] + list(args)
-    return subprocess.Popen(cmd, env=ansible_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    return subprocess.Popen(playbook_command(playbook, args, inventory), env=ansible_env(), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
 
 
@@ -159,6 +156,11 @@ def finish_run(proc, timeout=600):
     output, _unused = proc.communicate(timeout=timeout)
     keep_run(proc.args, output)
     return output
+
+
+def playbook_command(playbook, args, inventory=None):
+    return ["ansible-playbook", "-i", inventory or os.path.join(ROOT, "lab", "inventory.yml"),
+            os.path.join(ROOT, "playbooks", playbook)] + list(args)
 
 
 def ansible_env():

@@ -25,11 +25,17 @@ def read(path):
         return handle.read()
 
 
-def known_names():
+def declared_options():
+    """Every option of every entry point of every role's argument spec."""
     names = set()
     for spec in glob.glob(os.path.join(ROOT, "roles", "*", "meta", "argument_specs.yml")):
         for entry_point in (yaml.safe_load(read(spec)).get("argument_specs") or {}).values():
             names.update((entry_point or {}).get("options") or {})
+    return names
+
+
+def known_names():
+    names = declared_options()
     words = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
     # a role's tasks and vars read some variables from other hosts' hostvars, which no argument spec can declare
     sources = (glob.glob(os.path.join(ROOT, "playbooks", "**", "*.yml"), recursive=True)
@@ -85,8 +91,5 @@ def test_the_getting_started_inventory_sets_only_declared_variables_on_the_four_
                                                     "chef_nodes"]
     assert len(inventory["all"]["children"]["chef_backends"]["hosts"]) == 3
     names = {name for name in inventory_variables(inventory["all"]) if not name.startswith("ansible_")}
-    declared = set()
-    for spec in glob.glob(os.path.join(ROOT, "roles", "*", "meta", "argument_specs.yml")):
-        for entry_point in (yaml.safe_load(read(spec)).get("argument_specs") or {}).values():
-            declared.update((entry_point or {}).get("options") or {})
+    declared = declared_options()
     assert names and not names - declared, sorted(names - declared)

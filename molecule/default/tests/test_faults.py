@@ -1,7 +1,6 @@
 """Faults during a run: an interrupted join is repaired by a re-run; a follower whose service does not come up is
 named and nothing is undone."""
 import json
-import os
 import re
 import subprocess
 import time
@@ -9,7 +8,7 @@ import time
 import pytest
 
 import labtest
-from conftest import BACKENDS, ROOT, lab_host, leaders, run_playbook, subcommand_calls
+from conftest import BACKENDS, lab_host, leaders, run_playbook, subcommand_calls
 
 
 def cluster_nodes(name="be1"):
@@ -40,10 +39,7 @@ def test_a_join_killed_half_way_is_repaired_by_a_rerun():
     joins_before = len(subcommand_calls("be3", "chef-backend-ctl", "join-cluster"))
     cleanses_before = len(subcommand_calls("be3", "chef-backend-ctl", "cleanse"))
 
-    cmd = ["ansible-playbook", "-i", os.path.join(ROOT, "lab", "inventory.yml"),
-           os.path.join(ROOT, "playbooks", "site.yml")]
-    run = subprocess.Popen(cmd, cwd=ROOT, env=labtest.ansible_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           text=True)
+    run = labtest.start_playbook("site.yml")
     try:
         deadline = time.time() + 300
         while time.time() < deadline and be3.run("pgrep -f '[c]hef-backend-ctl join-cluster'").rc != 0:
@@ -54,11 +50,10 @@ def test_a_join_killed_half_way_is_repaired_by_a_rerun():
             time.sleep(0.2)
         assert not be3.file("/etc/chef-backend/chef-backend-running.json").exists
         be3.check_output("pkill -KILL -f '[c]hef-backend-ctl join-cluster'")
-        output, _unused = run.communicate(timeout=600)
+        output = labtest.finish_run(run)
     finally:
         if run.poll() is None:
             run.kill()
-    labtest.keep_run(cmd, output)
     assert run.returncode != 0
     assert "be3" in output
     # the copied secrets are gone even though the join died
@@ -101,10 +96,7 @@ def test_a_member_whose_cluster_status_fails_for_a_while_is_read_again_never_wip
     lines = []
     retrying = re.compile(r"FAILED - RETRYING: \[%s\]: .*Read this node's cluster state" % follower)
     try:
-        cmd = ["ansible-playbook", "-i", os.path.join(ROOT, "lab", "inventory.yml"),
-               os.path.join(ROOT, "playbooks", "site.yml")]
-        run = subprocess.Popen(cmd, cwd=ROOT, env=labtest.ansible_env(), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+        run = labtest.start_playbook("site.yml")
         try:
             deadline = time.time() + 400
             for line in run.stdout:
@@ -121,7 +113,7 @@ def test_a_member_whose_cluster_status_fails_for_a_while_is_read_again_never_wip
     finally:
         host.check_output("rm -f {1}; if [ -e {0}.real ]; then mv -f {0}.real {0}; fi".format(CTL, FAIL_FLAG))
     output = "".join(lines)
-    labtest.keep_run(cmd, output)
+    labtest.keep_run(run.args, output)
     assert len(subcommand_calls(follower, "chef-backend-ctl", "cleanse")) == cleanses, output[-4000:]
     assert any(retrying.search(line) for line in lines), output[-4000:]
     assert run.returncode == 0, output[-4000:]
