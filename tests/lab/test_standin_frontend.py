@@ -435,9 +435,12 @@ def test_upgrade_fe1_bumps_migration_level_and_leaves_services_down(frontends, d
     status = ok("fe1", "chef-server-ctl status")
     assert re.search(r"^down: haproxy:", status, re.M) and re.search(r"^down: nginx:", status, re.M)
     ok("fe1", "chef-server-ctl start")
-    for _ in range(30):
-        if sh("fe1", "curl -sk -o /dev/null -w '%{http_code}' https://127.0.0.1/_status").stdout == "200":
+    # HAProxy needs its leader checks to pass again before the upstreams answer: up to 90 s on a loaded machine.
+    status_of = "curl -sk -o /dev/stderr -w '%{http_code}' https://127.0.0.1/_status"
+    for _ in range(90):
+        p = sh("fe1", status_of)
+        if p.stdout == "200":
             break
         time.sleep(1)
-    assert sh("fe1", "curl -sk -o /dev/null -w '%{http_code}' https://127.0.0.1/_status").stdout == "200"
+    assert p.stdout == "200", "_status answered %s: %s" % (p.stdout, p.stderr)
     assert ok("fe1", "chef-server-ctl cleanup --no-op") and sh("fe1", "chef-server-ctl cleanup").returncode == 0
