@@ -50,6 +50,12 @@ def invocations(name, command):
     return [json.loads(line) for line in log.content_string.splitlines() if line.strip()]
 
 
+def chef_client_runs(name):
+    """The chef-client runs on a host: its calls without the `chef-client -v` Chef Waiter makes on its own (at its
+    start and every 15 minutes), which would count as a run otherwise."""
+    return [call for call in invocations(name, "chef-client") if call["argv"] != ["-v"]]
+
+
 def subcommand_calls(name, command, subcommand):
     return [call for call in invocations(name, command) if subcommand in call["argv"][:1]]
 
@@ -176,7 +182,9 @@ def keep_run(cmd, output):
     .build/logs/runs/<scenario>/, and failing the test when it shows a secret value of the lab."""
     runs = os.path.join(ROOT, ".build", "logs", "runs", os.environ.get("MOLECULE_SCENARIO_NAME", "manual"))
     os.makedirs(runs, exist_ok=True)
-    name = os.path.basename(next((arg for arg in cmd if arg.endswith(".yml")), cmd[0]))
+    # the playbook (not the inventory given with -i), else the command's name
+    name = os.path.basename(next((arg for before, arg in zip([""] + list(cmd), cmd)
+                                  if arg.endswith(".yml") and before != "-i"), cmd[0]))
     log = os.path.join(runs, "%s-%d-%03d-%s.log" % (time.strftime("%Y%m%dT%H%M%S"), os.getpid(), next(_run_number),
                                                     name))
     with open(log, "w", encoding="utf-8") as handle:
@@ -185,7 +193,7 @@ def keep_run(cmd, output):
 
 
 def assert_converge_log_clean(a_task):
-    """What molecule's converge (and idempotence) runs of this scenario wrote (ANSIBLE_LOG_PATH of
+    """What molecule's converge (and check) runs of this scenario wrote (ANSIBLE_LOG_PATH of
     .config/molecule/config.yml) shows no secret of the lab; a_task, a task name the converge runs, proves the log
     is the whole run."""
     path = os.path.join(ROOT, ".build", "logs", "%s.log" % os.environ.get("MOLECULE_SCENARIO_NAME", "default"))

@@ -152,6 +152,6 @@ def backend_secrets():  # read each time: restore.yml makes a cluster with new s
 
 @pytest.fixture(scope="session", autouse=True)
 def as_converged():
-    """The frontends' chef-server-ctl calls as converge, idempotence and check left them: read before the first test,
+    """The frontends' chef-server-ctl calls as converge and check mode left them: read before the first test,
     whichever it is, so a claim about those runs holds after tests that reconfigure, upgrade or restore."""
     return {name: invocations(name, "chef-server-ctl") for name in FRONTENDS}

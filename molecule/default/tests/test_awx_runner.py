@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 import labtest
-from conftest import ROOT, invocations
+from conftest import ROOT
 
 PROJECT = os.path.join(ROOT, "awx", "project")
 # Variables AWX adds to every job; they must change nothing.
@@ -77,23 +77,23 @@ def test_backend_network_with_nothing_to_change(tmp_path):
 
 
 def test_chef_run_with_string_answers_runs_the_custom_run_list(tmp_path):
-    before = len(invocations("node1", "chef-client"))
+    before = len(labtest.chef_client_runs("node1"))
     runner, stats, stdout = run_job(tmp_path, "chef_run.yml", {
         "chef_run_hosts": "chef_nodes", "chef_run_batch": "50%", "chef_run_max_fail_percentage": "0",
         "chef_run_run_list": "recipe[app::deploy]", "chef_run_force": "false", "chef_run_timeout": "300"})
     assert (runner.status, runner.rc) == ("successful", 0), stdout[-3000:]
     assert stats["failures"] == {} and stats["changed"] == {"node1": 1}
-    runs = invocations("node1", "chef-client")[before:]
+    runs = labtest.chef_client_runs("node1")[before:]
     assert len(runs) == 1 and runs[0]["argv"][-2:] == ["-o", "recipe[app::deploy]"]
 
 
 @pytest.mark.parametrize("answer", ["{{ lookup('pipe', 'id') }}", "{% raw %}x{% endraw %}"])
 def test_a_survey_answer_with_jinja_is_never_evaluated(tmp_path, answer):
-    before = len(invocations("node1", "chef-client"))
+    before = len(labtest.chef_client_runs("node1"))
     runner, stats, stdout = run_job(tmp_path, "chef_run.yml", {"chef_run_run_list": answer})
     # the agent refuses the literal text (not an allowed run list); nothing ran and nothing was evaluated
     assert runner.status == "failed" and runner.rc != 0
     assert stats["failures"] == {"node1": 1}
     assert answer in stdout
     assert "uid=" not in stdout
-    assert len(invocations("node1", "chef-client")) == before
+    assert len(labtest.chef_client_runs("node1")) == before

@@ -71,7 +71,7 @@ def test_chef_backend_rb_carries_this_hosts_address_and_the_shared_cidrs(name):
 
 
 def test_each_backend_made_a_member_once_and_joins_one_at_a_time_without_reconfigure():
-    # Converge, idempotence and check mode have all run by now, and maybe other tests that rebuild a backend (its
+    # Converge and check mode have both run by now, and maybe other tests that rebuild a backend (its
     # invocation log starts again), cleanse and rejoin one, or restore the cluster: whatever ran, since its last
     # cleanse each host became a member by exactly one call, the creation (create-cluster, or restore from a
     # backup) on at most one host and a join elsewhere.

@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 import labtest
-from conftest import invocations, lab_host, run_playbook
+from conftest import lab_host, run_playbook
 
 NODE = "172.31.250.31"
 AGENT = "http://%s:8901" % NODE
@@ -87,11 +87,11 @@ def test_a_custom_run_outside_the_whitelist_is_refused():
 
 
 def test_chef_run_playbook_runs_chef_client_through_the_agent():
-    before = len(invocations("node1", "chef-client"))
+    before = len(labtest.chef_client_runs("node1"))
     result = run_playbook("chef_run.yml", "-e", "chef_run_run_list=recipe[app::deploy]")
     assert result.returncode == 0, result.stdout[-3000:]
     assert "node1: status=complete exit=0" in result.stdout
-    calls = invocations("node1", "chef-client")[before:]
+    calls = labtest.chef_client_runs("node1")[before:]
     assert len(calls) == 1
     assert calls[0]["argv"][-2:] == ["-o", "recipe[app::deploy]"]
 

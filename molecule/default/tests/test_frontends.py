@@ -50,7 +50,7 @@ def test_status_answers_through_each_frontend_with_postgresql_through_haproxy(na
     assert ":5432" in haproxy and "haproxy" in haproxy
 
 
-def test_each_frontend_reconfigured_once_across_converge_idempotence_and_check(as_converged):
+def test_each_frontend_reconfigured_once_across_converge_and_check(as_converged):
     for name in FRONTENDS:
         calls = [call for call in as_converged[name] if call["argv"][:1] == ["reconfigure"]]
         assert len(calls) == 1, (name, calls)

@@ -1,4 +1,4 @@
-"""No secret value of the lab in any Ansible output of the main scenario: the converge and idempotence runs (molecule
+"""No secret value of the lab in any Ansible output of the main scenario: the converge and check runs (molecule
 writes them to .build/logs) here, every playbook run of the tests in labtest.run_playbook; and that scan catches a
 secret a playbook prints."""
 import os
