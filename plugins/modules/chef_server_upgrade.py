@@ -17,6 +17,8 @@ description:
     O(version). The sequence is C(chef-server-ctl stop), install the new package, C(chef-server-ctl upgrade --yes),
     C(chef-server-ctl start), C(chef-server-ctl cleanup).
   - When the installed version already equals O(version) and no earlier upgrade was left unfinished, nothing runs.
+  - An O(version) older than the installed one is refused before anything runs, as Chef Infra Server has no
+    downgrade (its data has been migrated to the newer schema).
   - Before it stops anything the module records the upgrade in C(/var/opt/opscode/.chefops-upgrade-pending) and
     removes that record only after C(cleanup) succeeded. When a run fails after the new package was installed, the
     installed version already equals O(version); the record makes the next run finish the sequence (stop, upgrade,
@@ -194,6 +196,15 @@ class Upgrade:
                               changed=bool(self.steps), **extra)
 
 
+def _release(version):
+    """The numeric release of a build version (15.10.12+20230101 -> (15, 10, 12)), for ordering."""
+    parts = []
+    for part in version.split('+', 1)[0].split('.'):
+        digits = ''.join(char for char in part if char.isdigit())
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts)
+
+
 def license_accepted_on_host():
     return all(os.path.isfile(os.path.join(LICENSE_DIR, name)) for name in LICENSE_MARKERS)
 
@@ -237,6 +248,12 @@ def main():
     if installed == target and not resumed:
         result['node_state'] = 'already at %s' % target
         module.exit_json(**result)
+
+    if not resumed and _release(target) < _release(installed):
+        module.fail_json(msg='version %s is older than the installed %s: Chef Infra Server cannot be downgraded '
+                             '(its data is migrated to the newer schema); give %s or a newer build. Nothing was '
+                             'changed' % (target, installed, installed), changed=False, old_version=installed,
+                         steps=[])
 
     ctl = runner.argv
     need_install = installed != target

@@ -21,11 +21,22 @@ def test_adding_a_frontend_changes_only_the_new_host():
     assert not fe2.file("/etc/opscode/private-chef-secrets.json").exists
     fe1_files = {path: fe1.file(path).sha256sum for path in WATCHED}
     fe1_reconfigures = len(subcommand_calls("fe1", "chef-server-ctl", "reconfigure"))
+    # fe1's build: the lab's pin, or the one an upgrade test moved it to
+    build = fe1.check_output("dpkg-query -W -f='${Version}' chef-server-core")
+
+    # another build than fe1's is refused before anything changes: the new host gets nothing
+    refused = run_playbook("add_frontend.yml", "-e", "frontend_package_version=15.0.0-1")
+    assert refused.returncode != 0
+    assert ("fe2 is a new frontend and frontend_package_version = '15.0.0-1', but the frontends already set up run "
+            "chef-server-core %s (fe1): set frontend_package_version to %s" % (build, build)) \
+        in " ".join(refused.stdout.split()), refused.stdout[-3000:]
+    assert fe2.run("dpkg-query -W chef-server-core").rc != 0
+    assert not fe2.file("/etc/opscode").exists
 
     watch = Watch()
     watch.start()
     try:
-        result = run_playbook("add_frontend.yml")
+        result = run_playbook("add_frontend.yml", "-e", "frontend_package_version=" + build)
     finally:
         watch.done.set()
         watch.join()

@@ -80,6 +80,9 @@ def baseline():
      r"chef_ha_replace = 'fe1' is not a host of the backend group chef_backends"),
     ("replace_backend.yml", "chef_ha_replace=be2",
      r"be2 is a healthy member of the cluster .*chef_ha_replace_force=true"),
+    ("replace_backend.yml", "chef_ha_replace=be2 chef_ha_replace_force=true backend_package_version=",
+     r"backend_package_version is empty, so be2 would get the newest chef-backend the package repository has, "
+     r"while the cluster runs 2\.3\.\d+: set backend_package_version to the cluster's build"),
 ])
 def test_bad_input_is_refused_before_any_change(playbook, extra, message):
     before = call_counts()

@@ -12,6 +12,23 @@ def level(name):
     return lab_host(name).file("/var/opt/opscode/upgrades/migration-level").content_string
 
 
+def test_an_older_version_is_refused_before_anything_changes():
+    before = {name: (version(name), level(name)) for name in FRONTENDS}
+    servers = haproxy_servers()
+    calls = {name: [len(subcommand_calls(name, "chef-server-ctl", sub)) for sub in ("stop", "upgrade")]
+             for name in FRONTENDS}
+    result = run_playbook("upgrade_frontends.yml", "-e", "chef_ha_upgrade_version=15.9.3")
+    assert result.returncode != 0
+    out = " ".join(result.stdout.split())
+    assert "version 15.9.3 is older than the installed %s: Chef Infra Server cannot be downgraded" \
+        % before["fe1"][0] in out, result.stdout[-3000:]
+    assert "Nothing was changed" in out
+    assert {name: (version(name), level(name)) for name in FRONTENDS} == before
+    assert {name: [len(subcommand_calls(name, "chef-server-ctl", sub)) for sub in ("stop", "upgrade")]
+            for name in FRONTENDS} == calls
+    assert haproxy_servers() == servers  # nobody was drained
+
+
 def test_a_failed_first_upgrade_stops_the_run_and_says_so():
     before = {name: (version(name), level(name)) for name in FRONTENDS}
     assert before["fe1"][0] == "15.9.20"

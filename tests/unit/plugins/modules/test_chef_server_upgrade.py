@@ -124,6 +124,22 @@ def test_at_target_runs_only_version(run_module, host):
     assert not host['pending'].exists()
 
 
+@pytest.mark.parametrize('check_mode', [False, True])
+def test_an_older_version_is_refused_before_anything_runs(run_module, host, check_mode):
+    run = run_module(chef_server_upgrade, args(host, version='15.9.3'), [VERSION_OLD], check_mode=check_mode)
+    assert run.failed
+    assert 'version 15.9.3 is older than the installed 15.9.20: Chef Infra Server cannot be downgraded' in run['msg']
+    assert run['changed'] is False and run['steps'] == []
+    assert run.commands == [[CTL, 'version']]
+    assert not host['pending'].exists()
+
+
+def test_a_build_suffix_does_not_count_as_older(run_module, host):
+    run = run_module(chef_server_upgrade, args(host, version='15.10.12'),
+                     [ctl(['version'], out='15.10.12+20230101\n')], check_mode=True)
+    assert not run.failed and run['changed'] is True
+
+
 def test_full_upgrade_from_deb(run_module, host, envs):
     calls = full_sequence(host, dpkg(host))
     calls[1] = ctl(['stop'], effect=pending_must_exist(host))
