@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The playbook variable reference: docs/docsite/rst/playbook_variables.rst, written from docs/playbook_variables.yml
+"""The playbook variable reference: docs/docsite/rst/playbook_variables.rst, written from docs/variable_reference.yml
 (the variables) and the playbooks themselves (the playbooks and roles each one runs).
 
 Usage: scripts/playbook_variables.py           write the page
@@ -12,7 +12,7 @@ import sys
 import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SOURCE = os.path.join(ROOT, "docs", "playbook_variables.yml")
+SOURCE = os.path.join(ROOT, "docs", "variable_reference.yml")
 PAGE = os.path.join(ROOT, "docs", "docsite", "rst", "playbook_variables.rst")
 PLAYBOOKS = os.path.join(ROOT, "playbooks")
 ROLES = sorted(os.listdir(os.path.join(ROOT, "roles")))
@@ -67,8 +67,8 @@ def _heading(text, char):
 
 
 def render(source):
-    out = [".. _%s:" % LABEL, "", ".. Written by scripts/playbook_variables.py from docs/playbook_variables.yml: edit",
-           "   that file, then run the script.", ""]
+    out = [".. Written by scripts/playbook_variables.py from docs/variable_reference.yml: edit that file, then run the",
+           "   script.", "", ".. _%s:" % LABEL, ""]
     out += _heading("Playbook variables", "=")
     out += ["The variables each playbook reads itself, as an extra variable (``-e``), an AWX survey answer or an",
             "inventory variable. Values given as text (``\"true\"``, ``\"3\"``), as AWX sends them, are accepted. The",

@@ -1,4 +1,4 @@
-"""The playbook variable reference (docs/playbook_variables.yml and the page written from it) agrees with the
+"""The playbook variable reference (docs/variable_reference.yml and the page written from it) agrees with the
 playbooks: every variable a playbook reads with a default is described there or in a role's argument spec, every
 variable described is read, and the page is what the source gives."""
 
@@ -68,7 +68,7 @@ def described(name):
     """The variables described for a playbook: its own, its shared sets', and those of the playbooks it imports."""
     entry = SOURCE["playbooks"][name]
     names = set(entry["variables"])
-    imports, _ = reference.playbook_parts(name)
+    imports = reference.playbook_parts(name)[0]
     sets = list(entry.get("shared", [])) + [imp.split("/", 1)[1] for imp in imports if imp.startswith("shared/")]
     for set_name in sets:
         names |= set(SOURCE["shared"][set_name]["variables"])
@@ -119,7 +119,7 @@ def test_what_a_playbook_reads_is_described(name):
     reads = read_with_default(playbook_text(name)) - assigned(plays) - role_options()
     reads = {var for var in reads if not var.startswith(("__", "ansible_")) and var not in ("item", "hostvars")}
     missing = reads - described(name)
-    assert not missing, "%s.yml reads %s: describe them in docs/playbook_variables.yml" % (name, sorted(missing))
+    assert not missing, "%s.yml reads %s: describe them in docs/variable_reference.yml" % (name, sorted(missing))
 
 
 @pytest.mark.parametrize("name", PLAYBOOKS)
@@ -142,8 +142,10 @@ def test_shared_variables_are_read_by_a_playbook_that_names_the_set(set_name):
         assert re.search(r"\b%s\b" % var, corpus), "%s (%s) is read by none of %s" % (var, set_name, users)
 
 
-@pytest.mark.parametrize("name", sorted(os.path.basename(path)[:-5] for path in
-                                         glob.glob(os.path.join(ROOT, "awx", "surveys", "*.json"))))
+SURVEYS = sorted(os.path.basename(path)[:-5] for path in glob.glob(os.path.join(ROOT, "awx", "surveys", "*.json")))
+
+
+@pytest.mark.parametrize("name", SURVEYS)
 def test_every_survey_question_is_in_the_reference_or_a_role_spec(name):
     with open(os.path.join(ROOT, "awx", "surveys", name + ".json"), encoding="utf-8") as handle:
         asked = {question["variable"] for question in json.load(handle)["spec"]}
