@@ -32,8 +32,9 @@ def wait_healthy(name="be1", timeout=180):
 
 def test_a_join_killed_half_way_is_repaired_by_a_rerun():
     be3 = lab_host("be3")
-    # make be3 a fresh follower again: wipe it and take it out of the cluster
-    be3.check_output("chef-backend-ctl cleanse yes")
+    # make be3 a fresh follower again: wipe it and take it out of the cluster. This cleanse is the test's, not the
+    # collection's: the copy of the secrets it saves under /root goes too (test_backend_cluster looks for strays).
+    be3.check_output("chef-backend-ctl cleanse yes && rm -f /root/chef-backend-cleanse-*/chef-backend-secrets.json")
     lab_host("be1").check_output("chef-backend-ctl remove-node %s --yes" % BACKENDS["be3"])
     assert sorted(node["ip"] for node in cluster_nodes()) == sorted([BACKENDS["be1"], BACKENDS["be2"]])
     joins_before = len(subcommand_calls("be3", "chef-backend-ctl", "join-cluster"))
