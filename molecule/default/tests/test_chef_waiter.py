@@ -176,6 +176,22 @@ def test_bad_input_fails_before_anything_changes():
     assert node.file("/etc/chefwaiter/config.json").sha256sum == config_before
 
 
+def test_a_node_without_sudo_is_refused_before_anything_changes():
+    node = lab_host("node1")
+    unit_before = node.check_output("systemctl show -p ActiveEnterTimestamp chefwaiter")
+    node.check_output("mv /usr/bin/sudo /usr/bin/sudo.aside")
+    try:
+        result = run_playbook("site.yml", "--limit", "node1")
+    finally:
+        node.check_output("mv /usr/bin/sudo.aside /usr/bin/sudo")
+    assert result.returncode != 0
+    out = " ".join(result.stdout.split())
+    assert "node1: /usr/bin/sudo is missing. Chef Waiter runs every chef-client run as /usr/bin/sudo " \
+           "/usr/bin/chef-client" in out, result.stdout[-3000:]
+    assert "Install sudo on the node" in out and "Nothing was changed" in out
+    assert node.check_output("systemctl show -p ActiveEnterTimestamp chefwaiter") == unit_before
+
+
 def test_agent_state_module_rejects_a_fractional_maintenance_window(tmp_path):
     cmd = ["ansible", "localhost", "-m", "chefops.chef_ha.chef_waiter", "-a", "host=%s maintenance=1.5" % NODE]
     result = subprocess.run(cmd, env=labtest.ansible_env(), capture_output=True, text=True, check=False)
